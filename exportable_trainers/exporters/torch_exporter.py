@@ -1,0 +1,197 @@
+"""torch exporter: ONNX, TorchScript and safetensors for RLModules and TorchPolicies."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..formats import FORMATS
+from ..preprocess import batch_to_leaves, observation_leaves
+from .base import FrameworkExporter
+from .torch_graph import build_policy_graph, cpu_copy
+
+ONNX_OPSET = 18
+EXAMPLE_BATCH = 3  # > 1 so that the batch axis is never specialised to a constant
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence the exporter's progress prints, log lines and deprecation chatter."""
+    onnx_log = logging.getLogger("torch.onnx")
+    level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        onnx_log.setLevel(level)
+
+
+class OnnxTemplate:
+    """A converted ONNX graph whose weights can be replaced without re-exporting.
+
+    torch.onnx names each initializer after the parameter / buffer it holds.
+    When every tensor the exported program reads appears as an initializer of
+    the same name and shape, writing the next checkpoint only needs the new
+    values; converting again would give the same graph.
+
+    Args:
+        model: The ONNX ModelProto of the first export.
+        names: Initializer names to refresh from the graph's state_dict.
+    """
+
+    def __init__(self, model: Any, names: list[str]) -> None:
+        self.model = model
+        self.names = names
+
+    @classmethod
+    def from_program(cls, program: Any, state: dict[str, torch.Tensor]) -> OnnxTemplate | None:
+        """Build a template, or None when some weight was folded into other constants."""
+        exported = program.exported_program
+        signature = exported.graph_signature
+        lifted = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
+        read = {n.name for n in exported.graph.nodes if n.op == "placeholder" and n.users}
+        used = [fqn for placeholder, fqn in lifted.items() if placeholder in read]
+        inits = {init.name: init for init in program.model_proto.graph.initializer}
+        for name in used:
+            init = inits.get(name)
+            if init is None or name not in state or list(init.dims) != list(state[name].shape):
+                return None
+        return cls(program.model_proto, used)
+
+    def render(self, state: dict[str, torch.Tensor]) -> bytes:
+        """Serialized model with the initializers taken from ``state``."""
+        import onnx
+        from onnx import numpy_helper
+
+        model = onnx.ModelProto()
+        model.CopyFrom(self.model)
+        wanted = set(self.names)
+        for init in model.graph.initializer:
+            if init.name in wanted:
+                array = state[init.name].detach().cpu().numpy()
+                init.CopyFrom(numpy_helper.from_array(array, init.name))
+        return model.SerializeToString()
+
+
+def _structure_key(graph: torch.nn.Module, target: Any, inputs: list[dict]) -> str:
+    # Everything the converted graph's structure depends on, but not the values.
+    steps = [
+        {k: v for k, v in step.items() if k not in ("mean", "denom")}
+        for step in target.preprocessing
+    ]
+    state = [(k, list(v.shape), str(v.dtype)) for k, v in graph.state_dict().items()]
+    return json.dumps(
+        [
+            type(target.network).__qualname__,
+            steps,
+            target.action,
+            inputs,
+            target.raw_outputs,
+            state,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+class TorchExporter(FrameworkExporter):
+    """Exports new-stack RLModules and old-stack TorchPolicy models."""
+
+    framework = ("torch",)
+
+    def __init__(self, target: Any, cache: dict[str, Any]) -> None:
+        super().__init__(target, cache)
+        if target.api_stack == "new":
+            # Already a CPU copy fetched from the learner.
+            self.net = target.network
+        else:
+            self.net = cpu_copy(target.network.model)
+        self.graph = build_policy_graph(target, self.net)
+        space = target.observation_space
+        self.input_names = [name for name, _ in observation_leaves(space)]
+        samples = [space.sample() for _ in range(EXAMPLE_BATCH)]
+        self.example = tuple(torch.from_numpy(x) for x in batch_to_leaves(space, samples))
+        with torch.no_grad():
+            self._example_out = self.graph(*self.example)
+
+    def outputs(self) -> list[dict]:
+        names = ["action", *self.target.raw_outputs]
+        return [
+            {"name": n, "shape": [None, *o.shape[1:]], "dtype": str(o.dtype).replace("torch.", "")}
+            for n, o in zip(names, self._example_out, strict=False)
+        ]
+
+    def write(self, fmt: str, directory: Path) -> dict[str, Any]:
+        path = directory / FORMATS[fmt].path
+        if fmt == "onnx":
+            return self._write_onnx(path)
+        if fmt == "torchscript":
+            with _quiet(), torch.no_grad():
+                traced = torch.jit.trace(self.graph, self.example, check_trace=False)
+            torch.jit.save(traced, str(path))
+            return {}
+        if fmt == "safetensors":
+            from safetensors.torch import save_file
+
+            save_file(self._net_state(), str(path), metadata=self._safetensors_metadata())
+            return {
+                "graph_prefix": "net.module." if self.target.api_stack == "new" else "net.model."
+            }
+        raise ValueError(f"torch exporter cannot write {fmt!r}")
+
+    def weights(self) -> dict[str, Any]:
+        return {k: v.numpy() for k, v in self._net_state().items()}
+
+    def _net_state(self) -> dict[str, torch.Tensor]:
+        # clone(): safetensors refuses tensors that share storage (tied weights).
+        return {k: v.detach().cpu().clone().contiguous() for k, v in self.net.state_dict().items()}
+
+    def _safetensors_metadata(self) -> dict[str, str]:
+        return {
+            "policy_id": self.target.policy_id,
+            "network_class": f"{type(self.net).__module__}.{type(self.net).__qualname__}",
+            "producer": "exportable_trainers",
+        }
+
+    def _write_onnx(self, path: Path) -> dict[str, Any]:
+        state = self.graph.state_dict()
+        key = _structure_key(self.graph, self.target, self.input_names)
+        template = self.cache.get("onnx_template")
+        reused = template is not None and self.cache.get("onnx_key") == key
+        if reused:
+            data, proto = template.render(state), template.model
+        else:
+            batch = torch.export.Dim("batch")
+            with _quiet():
+                program = torch.onnx.export(
+                    self.graph,
+                    self.example,
+                    input_names=self.input_names,
+                    output_names=["action", *self.target.raw_outputs],
+                    # forward(*leaves): torch.export sees one var-positional argument.
+                    dynamic_shapes=(tuple({0: batch} for _ in self.example),),
+                    opset_version=ONNX_OPSET,
+                    dynamo=True,
+                    external_data=False,
+                    # Unfolded weights keep their parameter names, so later
+                    # checkpoints can reuse the graph; ONNX Runtime folds
+                    # constants itself when it loads the model.
+                    optimize=False,
+                )
+            proto = program.model_proto
+            data = proto.SerializeToString()
+            template = OnnxTemplate.from_program(program, state)
+            self.cache["onnx_template"] = template
+            self.cache["onnx_key"] = key if template is not None else None
+        path.write_bytes(data)
+        opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+        return {"opset": int(opset), "graph_reused": reused}

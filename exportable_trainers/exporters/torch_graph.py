@@ -1,0 +1,261 @@
+"""torch export wrappers: raw observations in, action and raw outputs out.
+
+Each wrapper owns a CPU copy of the network, so tracing and ONNX conversion never
+touch the live (learner / policy) module.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..exceptions import InvalidOptionError
+from .graph_common import (
+    RAW_FROM_STACK,
+    leaf_encoders,
+    mean_std_constants,
+)
+
+
+def cpu_copy(module: nn.Module) -> nn.Module:
+    """A frozen CPU copy of ``module`` in eval mode.
+
+    ModelV2s keep the last forward pass's outputs (non-leaf tensors) as
+    attributes, which deepcopy refuses; those are copied detached.
+    """
+    memo: dict[int, Any] = {}
+
+    def detach_into_memo(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.grad_fn is not None:
+                memo[id(value)] = value.detach()
+        elif isinstance(value, dict):
+            for item in value.values():
+                detach_into_memo(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                detach_into_memo(item)
+
+    for sub in module.modules():
+        for value in vars(sub).values():
+            detach_into_memo(value)
+    clone = copy.deepcopy(module, memo).to("cpu").eval()
+    for p in clone.parameters():
+        p.requires_grad_(False)
+    return clone
+
+
+class ObservationEncoder(nn.Module):
+    """Turn the raw observation leaves into the network input.
+
+    Args:
+        steps: The target's preprocessing steps (see exportable_trainers.preprocess).
+        n_leaves: Number of graph inputs (leaves of the observation space).
+    """
+
+    def __init__(self, steps: list[dict], n_leaves: int) -> None:
+        super().__init__()
+        self.flatten = False
+        self.leaf_kinds: list[str] = []
+        self.leaf_sizes: list[list[int]] = []
+        self.leaf_starts: list[list[int]] = []
+        self.mean_std = False
+        self.clip = 0.0
+        self.register_buffer("mean", torch.zeros(0), persistent=True)
+        self.register_buffer("denom", torch.ones(0), persistent=True)
+        for step in steps:
+            if step["op"] == "flatten":
+                self.flatten = True
+                for kind, sizes, starts in leaf_encoders(step):
+                    self.leaf_kinds.append(kind)
+                    self.leaf_sizes.append(sizes)
+                    self.leaf_starts.append(starts)
+            elif step["op"] == "mean_std":
+                self.mean_std = True
+                mean, denom, clip = mean_std_constants(step)
+                self.mean = torch.as_tensor(mean, dtype=torch.float32)
+                self.denom = torch.as_tensor(denom, dtype=torch.float32)
+                self.clip = float(clip or 0.0)
+            else:
+                raise InvalidOptionError(f"unknown preprocessing step {step['op']!r}")
+        if not self.flatten and n_leaves != 1:
+            raise InvalidOptionError("several observation leaves need a 'flatten' step")
+
+    def _encode(self, x: torch.Tensor, kind: str, sizes: list[int], starts: list[int]):
+        batch = x.shape[0]
+        if kind == "box":
+            return x.reshape(batch, -1).to(torch.float32)
+        if kind == "binary":
+            return x.reshape(batch, -1).to(torch.float32)
+        # onehot (Discrete) and multi_onehot (MultiDiscrete), index shifted by start.
+        idx = x.reshape(batch, -1).to(torch.int64)
+        parts = []
+        for j, (n, start) in enumerate(zip(sizes, starts, strict=False)):
+            parts.append(nn.functional.one_hot(idx[:, j] - start, n).to(torch.float32))
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, leaves: list[torch.Tensor]) -> torch.Tensor:
+        if self.flatten:
+            parts = [
+                self._encode(x, kind, sizes, starts)
+                for x, kind, sizes, starts in zip(
+                    leaves, self.leaf_kinds, self.leaf_sizes, self.leaf_starts, strict=False
+                )
+            ]
+            x = torch.cat(parts, dim=-1)
+        else:
+            x = leaves[0]
+        if self.mean_std:
+            x = (x - self.mean) / self.denom
+            if self.clip > 0:
+                x = torch.clamp(x, -self.clip, self.clip)
+        return x
+
+
+class ActionHead(nn.Module):
+    """RLlib's deterministic action from distribution inputs, then unsquash / clip.
+
+    Args:
+        spec: The target's action spec (see exportable_trainers.actions).
+    """
+
+    def __init__(self, spec: dict) -> None:
+        super().__init__()
+        self.kind = spec["distribution"]
+        self.input_lens = [int(n) for n in spec.get("input_lens", [])]
+        self.squash = bool(spec.get("squash", False))
+        self.shape = [int(d) for d in spec.get("shape", [])]
+        post = spec.get("postprocess", {"kind": "none"})
+        self.post = post["kind"]
+        self.register_buffer("sq_low", torch.tensor(spec.get("low", -1.0), dtype=torch.float32))
+        self.register_buffer("sq_high", torch.tensor(spec.get("high", 1.0), dtype=torch.float32))
+        low = post.get("low", [0.0])
+        high = post.get("high", [0.0])
+        self.register_buffer("low", torch.tensor(low, dtype=torch.float32))
+        self.register_buffer("high", torch.tensor(high, dtype=torch.float32))
+        self.int_action = spec.get("dtype", "float32").startswith("int")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "categorical":
+            a = torch.argmax(x, dim=-1)
+        elif self.kind == "multi_categorical":
+            a = torch.stack(
+                [torch.argmax(p, dim=-1) for p in torch.split(x, self.input_lens, dim=-1)],
+                dim=-1,
+            )
+        elif self.kind in ("diag_gaussian", "squashed_gaussian"):
+            a = torch.chunk(x, 2, dim=-1)[0]
+            if self.squash:
+                a = ((torch.tanh(a) + 1.0) / 2.0) * (self.sq_high - self.sq_low) + self.sq_low
+                a = torch.clamp(a, self.sq_low, self.sq_high)
+        elif self.kind in ("deterministic", "direct"):
+            a = x
+        else:
+            raise InvalidOptionError(f"unknown action distribution {self.kind!r}")
+        if self.post == "unsquash":
+            a = self.low + (a + 1.0) * (self.high - self.low) / 2.0
+            a = torch.clamp(a, self.low, self.high)
+        elif self.post == "clip":
+            a = torch.clamp(a, self.low, self.high)
+        elif self.post == "shift":
+            a = a + self.low.to(a.dtype)
+        if self.shape:
+            a = a.reshape([a.shape[0], *self.shape])
+        return a.to(torch.int64) if self.int_action else a.to(torch.float32)
+
+
+class RLModuleNet(nn.Module):
+    """A new-stack RLModule as a tensor -> tuple-of-tensors function.
+
+    Args:
+        module: CPU copy of the learner's RLModule.
+        raw_outputs: Names to return, e.g. ["action_dist_inputs", "vf_preds"].
+    """
+
+    def __init__(self, module: nn.Module, raw_outputs: list[str]) -> None:
+        super().__init__()
+        self.module = module
+        self.raw_outputs = list(raw_outputs)
+        self.direct_actions = "action_dist_inputs" not in raw_outputs
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        batch = {"obs": obs}
+        out = self.module.forward_inference(batch)
+        head_input = out["actions"] if self.direct_actions else out["action_dist_inputs"]
+        results = [head_input]
+        for name in self.raw_outputs:
+            if name == "action_dist_inputs":
+                continue
+            if name == "vf_preds":
+                results.append(self.module.compute_values(batch))
+            else:
+                results.append(out[name])
+        return tuple(results)
+
+
+class ModelV2Net(nn.Module):
+    """An old-stack TorchModelV2 as a tensor -> tuple-of-tensors function.
+
+    Args:
+        model: CPU copy of the policy's model.
+        raw_outputs: Names to return, e.g. ["action_dist_inputs", "vf_preds"].
+    """
+
+    def __init__(self, model: nn.Module, raw_outputs: list[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.raw_outputs = list(raw_outputs)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        input_dict = {"obs": obs, "obs_flat": obs, "is_training": False}
+        logits, _ = self.model(input_dict, [], None)
+        results = [logits]
+        if "vf_preds" in self.raw_outputs:
+            results.append(self.model.value_function())
+        return tuple(results)
+
+
+class PolicyGraph(nn.Module):
+    """Raw observation leaves -> (action, *raw outputs).
+
+    Args:
+        encoder: Builds the network input from the leaves.
+        net: RLModuleNet or ModelV2Net; its first output feeds the action head.
+        head: The action head.
+        keep_first: Whether the net's first output is also a raw output
+            (distribution inputs are; directly computed actions are not).
+    """
+
+    def __init__(
+        self, encoder: ObservationEncoder, net: nn.Module, head: ActionHead, keep_first: bool
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.net = net
+        self.head = head
+        self.keep_first = keep_first
+
+    def forward(self, *leaves: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self.encoder(list(leaves))
+        outs = self.net(x)
+        action = self.head(outs[0])
+        rest = outs if self.keep_first else outs[1:]
+        return (action, *rest)
+
+
+def build_policy_graph(target: Any, network_copy: nn.Module) -> PolicyGraph:
+    """Assemble the export wrapper for a target around a CPU copy of its network."""
+    from ..preprocess import observation_leaves
+
+    n_leaves = len(observation_leaves(target.observation_space))
+    encoder = ObservationEncoder(target.preprocessing, n_leaves)
+    if target.api_stack == "new":
+        net: nn.Module = RLModuleNet(network_copy, target.raw_outputs)
+    else:
+        net = ModelV2Net(network_copy, target.raw_outputs)
+    keep_first = RAW_FROM_STACK.get(target.action["distribution"], True)
+    graph = PolicyGraph(encoder, net, ActionHead(target.action), keep_first)
+    return graph.eval()

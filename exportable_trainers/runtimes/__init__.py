@@ -1,0 +1,75 @@
+"""Runtimes that execute an exported artifact, one module per format.
+
+Each module exposes ``load(path, manifest) -> runner`` where ``runner.run(feeds)``
+maps input names to numpy arrays and returns output names to numpy arrays.
+Frameworks are imported only inside ``load``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..exceptions import MissingRuntimeError
+
+
+class Runner(Protocol):
+    """A loaded artifact."""
+
+    def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        """Run on named numpy inputs; return named numpy outputs."""
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """How to run one format.
+
+    Args:
+        fmt: Format name.
+        module: Module of this package that loads it.
+        package: Import name of the runtime it needs.
+        extra: The pip extra of exportable_trainers that installs the runtime.
+    """
+
+    fmt: str
+    module: str
+    package: str
+    extra: str
+
+
+RUNTIMES = {
+    r.fmt: r
+    for r in (
+        RuntimeInfo("onnx", "onnx", "onnxruntime", "onnx"),
+        RuntimeInfo("torchscript", "torchscript", "torch", "torch"),
+    )
+}
+
+# load_policy's choice when no format is given: the lightest installed runtime first.
+PREFERENCE = ("onnx", "torchscript")
+
+
+def is_installed(fmt: str) -> bool:
+    """Whether the runtime for ``fmt`` can be imported (without importing it)."""
+    info = RUNTIMES.get(fmt)
+    return info is not None and importlib.util.find_spec(info.package) is not None
+
+
+def load_runner(fmt: str, path: Path, manifest: dict) -> Runner:
+    """Load an artifact with its runtime.
+
+    Raises:
+        MissingRuntimeError: The runtime is not installed (names the extra).
+        KeyError: ``fmt`` has no runtime.
+    """
+    info = RUNTIMES[fmt]
+    if not is_installed(fmt):
+        raise MissingRuntimeError(
+            f"format {fmt!r} needs {info.package}, which is not installed; "
+            f"pip install 'exportable_trainers[{info.extra}]'"
+        )
+    module = importlib.import_module(f"{__name__}.{info.module}")
+    return module.load(path, manifest)

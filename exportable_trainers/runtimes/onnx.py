@@ -1,0 +1,36 @@
+"""Run ONNX exports with ONNX Runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class OnnxRunner:
+    """An ONNX Runtime session on the CPU.
+
+    Args:
+        path: The ``.onnx`` file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Run the graph on named inputs."""
+        outs = self.session.run(self.output_names, feeds)
+        return dict(zip(self.output_names, outs, strict=False))
+
+
+def load(path: Path, manifest: dict) -> OnnxRunner:
+    """Open an ONNX export."""
+    return OnnxRunner(path)

@@ -1,0 +1,123 @@
+"""Find the exportable policies of a live RLlib Algorithm, framework-neutrally.
+
+A :class:`PolicyTarget` holds what every exporter needs: the spaces, the
+observation preprocessing and action spec as data, a live handle on the network,
+and a ``reference`` function computing RLlib's own outputs for verification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InvalidOptionError
+from ..options import check_policy_id
+
+
+@dataclass
+class PolicyTarget:
+    """One policy (old stack) or RLModule (new stack) to export.
+
+    Args:
+        policy_id: Policy / module id; becomes the export directory name.
+        framework: "torch", "tf" or "tf2".
+        api_stack: "new" (RLModule + Learner) or "old" (Policy + ModelV2).
+        observation_space: The space of raw observations the export accepts.
+        action_space: The environment's action space.
+        model_observation_space: The space of what the network itself receives.
+        preprocessing: Steps from raw observation to network input, as data.
+        action: Action spec (see :mod:`exportable_trainers.actions`).
+        raw_outputs: Names of the network outputs kept beside ``action``.
+        network: Live handle the framework exporter reads (module, model, policy).
+        reference: Maps a batch of raw observations to RLlib's own outputs
+            (``action`` and each raw output) as numpy arrays.
+        details: Extra facts for the manifest (module / model class, ...).
+    """
+
+    policy_id: str
+    framework: str
+    api_stack: str
+    observation_space: Any
+    action_space: Any
+    model_observation_space: Any
+    preprocessing: list[dict]
+    action: dict
+    raw_outputs: list[str]
+    network: Any
+    reference: Callable[[np.ndarray], dict[str, np.ndarray]]
+    details: dict = field(default_factory=dict)
+
+
+def is_new_api_stack(algo: Any) -> bool:
+    """True when the algorithm runs RLModules and Learners (Ray's default)."""
+    return bool(getattr(algo.config, "enable_rl_module_and_learner", False))
+
+
+def framework_of(algo: Any) -> str:
+    """The algorithm's framework: "torch", "tf" or "tf2"."""
+    return algo.config.framework_str
+
+
+def select_policy_ids(
+    available: list[str], trained: list[str], requested: tuple[str, ...] | None
+) -> list[str]:
+    """Pick the ids to export: the requested ones (which must exist) or all trained.
+
+    Args:
+        available: Every policy / module id the algorithm has.
+        trained: The ids that are trained (the default selection).
+        requested: The ``policies`` option, or None.
+
+    Raises:
+        InvalidOptionError: A requested id does not exist.
+    """
+    if requested is None:
+        chosen = list(trained)
+    else:
+        unknown = [p for p in requested if p not in available]
+        if unknown:
+            raise InvalidOptionError(
+                f"policies option names unknown policy id(s) {', '.join(map(repr, unknown))}; "
+                f"this algorithm has: {', '.join(map(repr, available)) or 'none'}"
+            )
+        chosen = list(requested)
+    for pid in chosen:
+        check_policy_id(pid)
+    return chosen
+
+
+def policy_ids(algo: Any) -> tuple[list[str], list[str]]:
+    """(all ids, trained ids) of a live algorithm, on either API stack."""
+    if is_new_api_stack(algo):
+        from .new_stack import module_ids
+
+        return module_ids(algo)
+    from .old_stack import policy_ids as old_ids
+
+    return old_ids(algo)
+
+
+def collect_target_builders(
+    algo: Any, requested: tuple[str, ...] | None
+) -> dict[str, Callable[[], PolicyTarget]]:
+    """A builder of a :class:`PolicyTarget` for every policy to export.
+
+    Builders are called one at a time by the export, so a policy that cannot be
+    described fails on its own without stopping the others.
+
+    Args:
+        algo: A live, built Algorithm.
+        requested: The ``policies`` option, or None for every trained policy.
+    """
+    available, trained = policy_ids(algo)
+    ids = select_policy_ids(available, trained, requested)
+    if is_new_api_stack(algo):
+        from .new_stack import targets_for
+
+        return targets_for(algo, ids)
+    from .old_stack import targets_for as old_targets_for
+
+    return old_targets_for(algo, ids)
