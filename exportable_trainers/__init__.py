@@ -28,6 +28,7 @@ from .options import ExportOptions
 
 if TYPE_CHECKING:
     from .factory import make_exporting
+    from .listing import list_exports
     from .loader import ExportedPolicy, load_policy
     from .mixin import ExportingMixin
 
@@ -36,6 +37,7 @@ _LAZY = {
     "ExportingMixin": "mixin",
     "load_policy": "loader",
     "ExportedPolicy": "loader",
+    "list_exports": "listing",
 }
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "TensorFlowSetupError",
     "VerificationError",
     "__version__",
+    "list_exports",
     "load_policy",
     "make_exporting",
 ]

@@ -8,6 +8,7 @@ any process where exportable_trainers is installed.
 
 from __future__ import annotations
 
+import abc
 import copyreg
 import threading
 from typing import Any
@@ -31,10 +32,27 @@ def _reduce_class(cls: type) -> tuple:
     return _rebuild, (cls._export_base, cls.__name__, cls._export_defaults.as_dict())
 
 
+class _ExportingMeta(abc.ABCMeta):
+    """Metaclass of the classes make_exporting makes (RLlib algorithms use ABCMeta).
+
+    Module-level so that Ray can pickle it by reference when it ships a
+    subclass (Tune's actor wrapper) by value.
+    """
+
+
+copyreg.pickle(_ExportingMeta, _reduce_class)
+
+
 def _metaclass_for(meta: type) -> type:
+    if meta is abc.ABCMeta:
+        return _ExportingMeta
     with _LOCK:
+        # A custom metaclass: combine it (works within one process; other
+        # processes rebuild the class through the copyreg reducer).
         if meta not in _METACLASSES:
-            made = type(f"_Exporting{meta.__name__}", (meta,), {"__module__": __name__})
+            made = type(
+                f"_Exporting{meta.__name__}", (_ExportingMeta, meta), {"__module__": __name__}
+            )
             copyreg.pickle(made, _reduce_class)
             _METACLASSES[meta] = made
         return _METACLASSES[meta]
@@ -44,13 +62,12 @@ def _resolve(algo: Any) -> type:
     from ray.rllib.algorithms.algorithm import Algorithm
 
     if isinstance(algo, str):
-        from ray.rllib.algorithms.registry import ALGORITHMS, get_algorithm_class
-
-        if algo in ALGORITHMS:
-            return get_algorithm_class(algo)
+        from ray.rllib.algorithms.registry import ALGORITHMS
         from ray.tune.registry import TRAINABLE_CLASS, _global_registry
 
-        if _global_registry.contains(TRAINABLE_CLASS, algo):
+        if algo in ALGORITHMS:
+            cls = ALGORITHMS[algo]()[0]  # RLlib's lazy importer returns (class, config)
+        elif _global_registry.contains(TRAINABLE_CLASS, algo):
             cls = _global_registry.get(TRAINABLE_CLASS, algo)
         else:
             raise InvalidOptionError(

@@ -25,18 +25,18 @@ def check_policy_id(policy_id: Any) -> str:
         policy_id: A policy / module id.
 
     Raises:
-        InvalidOptionError: Not a string, empty, ".", "..", or holding a path
-            separator or NUL character.
+        InvalidOptionError: Not a string, empty, starting with "." (hidden, and
+            "." / ".."), or holding a path separator or NUL character.
     """
     if not isinstance(policy_id, str):
         raise InvalidOptionError(
             f"policy id {policy_id!r} is a {type(policy_id).__name__}; policy ids must be "
             "strings to become export directory names"
         )
-    if policy_id.strip() in ("", ".", "..") or any(c in policy_id for c in "/\\\0"):
+    if not policy_id.strip() or policy_id.startswith(".") or any(c in policy_id for c in "/\\\0"):
         raise InvalidOptionError(
             f"policy id {policy_id!r} cannot be used as an export directory name; a policy "
-            "id must be non-empty, not '.' or '..', and hold no '/', '\\' or NUL character"
+            "id must be non-empty, not start with '.', and hold no '/', '\\' or NUL character"
         )
     return policy_id
 

@@ -1,0 +1,33 @@
+# Every target sets up what it needs: a virtualenv in .venv with the package
+# installed (editable) under the pins in constraints.txt.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+RUN_DIR ?= demo_results
+
+.PHONY: venv test test-tf1 demo bench lint docs matrix clean
+
+$(STAMP): setup.cfg constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q -c constraints.txt -e ".[all,test,docs,lint]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: venv
+	$(PY) -m pytest
+
+demo: venv
+	rm -rf $(RUN_DIR)
+	$(PY) examples/demo.py train $(RUN_DIR)
+	$(PY) examples/demo.py compare $(RUN_DIR)
+
+lint: venv
+	$(VENV)/bin/ruff check exportable_trainers tests examples bench
+	$(VENV)/bin/ruff format --check exportable_trainers tests examples bench
+
+clean:
+	rm -rf $(VENV) $(RUN_DIR) site build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,159 @@
+"""Runs exported artifacts in a process where ``import ray`` fails.
+
+Started once per test session by tests/rayfree.py; reads one JSON request per
+line on stdin and answers one JSON line on stdout. Each request names an export
+directory, a format, a mode and two .npz files (inputs, outputs):
+
+* mode "raw": the artifact is opened with its own runtime only (onnxruntime,
+  torch.jit, safetensors) - no exportable_trainers code; inputs are the graph
+  inputs by name.
+* mode "load_policy": exportable_trainers.load_policy(...).forward(batch);
+  inputs are the leaves by name and are reassembled into Dict / Tuple batches.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+
+class BlockRay:
+    """Meta-path hook that makes every import of ray fail."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"{name} is blocked in the Ray-free worker")
+        return None
+
+
+sys.meta_path.insert(0, BlockRay())
+
+import numpy as np  # noqa: E402
+
+_CACHE: dict = {}
+
+
+def _manifest(export_dir: Path) -> dict:
+    return json.loads((export_dir / "manifest.json").read_text())
+
+
+def _raw_onnx(export_dir: Path, manifest: dict, feeds: dict) -> dict:
+    import onnxruntime as ort
+
+    key = ("onnx", str(export_dir))
+    if key not in _CACHE:
+        path = export_dir / manifest["files"]["onnx"]["path"]
+        _CACHE[key] = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = _CACHE[key]
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds)))
+
+
+def _torch_module(export_dir: Path, manifest: dict):
+    import torch
+
+    return torch.jit.load(
+        str(export_dir / manifest["files"]["torchscript"]["path"]), map_location="cpu"
+    )
+
+
+def _run_torch(module, manifest: dict, feeds: dict) -> dict:
+    import torch
+
+    args = [torch.from_numpy(np.ascontiguousarray(feeds[i["name"]])) for i in manifest["inputs"]]
+    with torch.no_grad():
+        outs = module(*args)
+    return {o["name"]: t.numpy() for o, t in zip(manifest["outputs"], outs)}
+
+
+def _raw_torchscript(export_dir: Path, manifest: dict, feeds: dict) -> dict:
+    return _run_torch(_torch_module(export_dir, manifest), manifest, feeds)
+
+
+def _raw_safetensors(export_dir: Path, manifest: dict, feeds: dict) -> dict:
+    """Weights from safetensors, put into the TorchScript graph after zeroing it."""
+    import torch
+    from safetensors.torch import load_file
+
+    module = _torch_module(export_dir, manifest)
+    record = manifest["files"]["safetensors"]
+    weights = load_file(str(export_dir / record["path"]))
+    prefix = record["graph_prefix"]
+    state = module.state_dict()
+    with torch.no_grad():
+        for name, tensor in state.items():
+            if name.startswith(prefix):
+                tensor.zero_()
+    missing = [k for k in weights if prefix + k not in state]
+    if missing:
+        raise KeyError(f"safetensors keys not in the graph: {missing[:5]}")
+    module.load_state_dict({prefix + k: v for k, v in weights.items()}, strict=False)
+    return _run_torch(module, manifest, feeds)
+
+
+RAW = {"onnx": _raw_onnx, "torchscript": _raw_torchscript, "safetensors": _raw_safetensors}
+
+
+def _assemble(names: list[str], arrays: dict):
+    """Leaves named obs / obs.a.b / obs.0 back into one batched structure."""
+    if names == ["obs"]:
+        return arrays["obs"]
+    tree: dict = {}
+    for name in names:
+        node = tree
+        parts = name.split(".")[1:]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = arrays[name]
+
+    def build(node):
+        if not isinstance(node, dict):
+            return node
+        if all(k.isdigit() for k in node):
+            return tuple(build(node[k]) for k in sorted(node, key=int))
+        return {k: build(v) for k, v in node.items()}
+
+    return build(tree)
+
+
+def _load_policy_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict) -> dict:
+    from exportable_trainers import load_policy
+
+    key = ("policy", str(export_dir), fmt)
+    if key not in _CACHE:
+        _CACHE[key] = load_policy(export_dir, format=fmt)
+    batch = _assemble([i["name"] for i in manifest["inputs"]], feeds)
+    return _CACHE[key].forward(batch)
+
+
+def handle(request: dict) -> dict:
+    export_dir = Path(request["export_dir"])
+    manifest = _manifest(export_dir)
+    with np.load(request["inputs"]) as data:
+        feeds = {k: data[k] for k in data.files}
+    if request["mode"] == "raw":
+        outputs = RAW[request["format"]](export_dir, manifest, feeds)
+    else:
+        outputs = _load_policy_outputs(export_dir, request["format"], manifest, feeds)
+    np.savez(request["outputs"], **outputs)
+    return {"ok": True, "ray_imported": "ray" in sys.modules}
+
+
+def main() -> None:
+    for line in sys.stdin:
+        try:
+            reply = handle(json.loads(line))
+        except Exception as e:  # report to the test, keep serving
+            reply = {
+                "ok": False,
+                "error": f"{type(e).__name__}: {e}",
+                "trace": traceback.format_exc(),
+            }
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
