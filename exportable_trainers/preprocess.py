@@ -65,27 +65,49 @@ def input_specs(space: spaces.Space) -> list[dict]:
     ]
 
 
-def flatten_step(space: spaces.Space) -> dict:
-    """The ``flatten`` step RLlib's preprocessors / FlattenObservations apply."""
+def flatten_step(space: spaces.Space, honor_start: bool = True) -> dict:
+    """The ``flatten`` step of RLlib's preprocessors / FlattenObservations.
+
+    Args:
+        space: The space being flattened.
+        honor_start: Whether one-hot indices are shifted by Discrete /
+            MultiDiscrete ``start`` (gymnasium's flatten, the old stack) or not
+            (the new stack's FlattenObservations one-hots the raw value).
+    """
     leaves = []
     for _, leaf in observation_leaves(space):
         if isinstance(leaf, spaces.Box):
             leaves.append({"kind": "box"})
         elif isinstance(leaf, spaces.Discrete):
-            leaves.append({"kind": "onehot", "sizes": [int(leaf.n)], "starts": [int(leaf.start)]})
+            start = int(leaf.start) if honor_start else 0
+            leaves.append({"kind": "onehot", "sizes": [int(leaf.n)], "starts": [start]})
         elif isinstance(leaf, spaces.MultiDiscrete):
-            leaves.append(
-                {
-                    "kind": "multi_onehot",
-                    "sizes": [int(n) for n in np.asarray(leaf.nvec).reshape(-1)],
-                    "starts": [int(s) for s in np.asarray(leaf.start).reshape(-1)],
-                }
+            sizes = [int(n) for n in np.asarray(leaf.nvec).reshape(-1)]
+            starts = (
+                [int(s) for s in np.asarray(leaf.start).reshape(-1)]
+                if honor_start
+                else [0] * len(sizes)
             )
+            leaves.append({"kind": "multi_onehot", "sizes": sizes, "starts": starts})
         elif isinstance(leaf, spaces.MultiBinary):
             leaves.append({"kind": "binary"})
         else:
             raise ObservationError(f"cannot flatten a {type(leaf).__name__} observation")
     return {"op": "flatten", "leaves": leaves}
+
+
+def mean_std_step(
+    mean: Any, std: Any, demean: bool, destd: bool, clip: float | None, eps: float
+) -> dict:
+    """The ``mean_std`` step of RLlib's MeanStdFilter: ``(x - mean) / (std + eps)``, clipped."""
+    mean = np.asarray(mean, dtype=np.float64)
+    std = np.asarray(std, dtype=np.float64)
+    return {
+        "op": "mean_std",
+        "mean": (mean if demean else np.zeros_like(mean)).tolist(),
+        "denom": (std + eps if destd else np.ones_like(std)).tolist(),
+        "clip": float(clip) if clip else None,
+    }
 
 
 # ---------------------------------------------------------------- validation
@@ -215,25 +237,30 @@ def _encode_leaf(x: np.ndarray, leaf: dict) -> np.ndarray:
 
 
 def apply_steps(steps: list[dict], leaves: list[np.ndarray]) -> np.ndarray:
-    """Compute the network input from the leaves with numpy (float32)."""
-    x: np.ndarray | None = None
+    """Compute the network input from the leaves with numpy.
+
+    Steps act on a list of arrays: ``flatten`` turns every leaf into one float32
+    vector; ``mean_std`` needs a single array.
+    """
+    state = list(leaves)
     for step in steps:
         op = step.get("op")
         if op == "flatten":
-            x = np.concatenate(
-                [_encode_leaf(v, leaf) for v, leaf in zip(leaves, step["leaves"], strict=False)],
-                axis=-1,
-            )
+            state = [
+                np.concatenate(
+                    [_encode_leaf(v, leaf) for v, leaf in zip(state, step["leaves"])], axis=-1
+                )
+            ]
         elif op == "mean_std":
-            if x is None:
-                x = leaves[0].astype(np.float32)
+            if len(state) != 1:
+                raise ManifestError("a mean_std step needs a single (flattened) observation")
+            x = np.asarray(state[0], np.float32)
             x = (x - np.asarray(step["mean"], np.float32)) / np.asarray(step["denom"], np.float32)
             if step.get("clip"):
                 x = np.clip(x, -step["clip"], step["clip"])
+            state = [x]
         else:
             raise ManifestError(f"unknown preprocessing step {op!r}")
-    if x is None:
-        if len(leaves) != 1:
-            raise ManifestError("several observation leaves but no flatten step")
-        x = leaves[0]
-    return x
+    if len(state) != 1:
+        raise ManifestError("several observation leaves but no flatten step")
+    return state[0]

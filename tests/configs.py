@@ -20,3 +20,47 @@ def ppo_config(env: str, stack: str = "new", framework: str = "torch", **trainin
     if training:
         config = config.training(**training)
     return config
+
+
+class Connectors:
+    """env_to_module_connector for the new stack: flatten and / or MeanStdFilter."""
+
+    def __init__(self, flatten: bool, mean_std: bool) -> None:
+        self.flatten = flatten
+        self.mean_std = mean_std
+
+    def __call__(self, env=None, spaces=None, device=None) -> list:
+        from ray.rllib.connectors.env_to_module import FlattenObservations, MeanStdFilter
+
+        out = []
+        if self.flatten:
+            out.append(FlattenObservations())
+        if self.mean_std:
+            out.append(MeanStdFilter())
+        return out
+
+
+def spaces_config(
+    obs: str,
+    action: str,
+    stack: str,
+    mean_std: bool = False,
+    normalize_actions: bool = True,
+    clip_actions: bool = False,
+):
+    """PPO on tests.envs.SpacesEnv with the given spaces and preprocessing."""
+    from tests.envs import SpacesEnv
+
+    config = ppo_config("CartPole-v1", stack).environment(
+        SpacesEnv,
+        env_config={"obs": obs, "action": action},
+        normalize_actions=normalize_actions,
+        clip_actions=clip_actions,
+    )
+    if stack == "new":
+        flatten = obs != "box"
+        if flatten or mean_std:
+            config = config.env_runners(env_to_module_connector=Connectors(flatten, mean_std))
+    elif mean_std:
+        config = config.env_runners(observation_filter="MeanStdFilter")
+    return config

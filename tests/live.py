@@ -11,33 +11,53 @@ from typing import Any
 import numpy as np
 
 
-def _stack(observations: list) -> np.ndarray:
-    return np.stack([np.asarray(o) for o in observations])
-
-
 def new_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, np.ndarray]:
-    """Env-runner module (actions, distribution inputs) + learner module (values)."""
-    import torch
-    from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
+    """One step of RLlib's own env runner machinery on one-step episodes.
 
-    runner_module = algo.get_module(policy_id)
-    learner_module = algo.learner_group._learner.module[policy_id]
-    obs = torch.as_tensor(_stack(observations))
+    Deep copies of the env runner's env-to-module and module-to-env connector
+    pipelines (filter statistics frozen) run around the env runner's module,
+    exactly as SingleAgentEnvRunner does with explore=False; values come from
+    the learner's module on the same preprocessed batch.
+    """
+    import copy
+
+    import torch
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    runner = algo.env_runner
+    env_to_module = copy.deepcopy(runner._env_to_module)
+    module_to_env = copy.deepcopy(runner._module_to_env)
+    for connector in env_to_module.connectors:
+        if hasattr(connector, "_update_stats"):
+            connector._update_stats = False
+    episodes = []
+    for obs in observations:
+        episode = SingleAgentEpisode(
+            observation_space=runner.env.single_observation_space,
+            action_space=runner.env.single_action_space,
+        )
+        episode.add_env_reset(observation=obs, infos={})
+        episodes.append(episode)
+    shared: dict = {}  # the two pipelines talk through it, as in the env runner
     with torch.no_grad():
-        out = runner_module.forward_inference({"obs": obs})
-        dist_cls = runner_module.get_inference_action_dist_cls()
-        actions = dist_cls.from_logits(out["action_dist_inputs"]).to_deterministic().sample()
-        actions = actions.numpy()
-        values = learner_module.compute_values({"obs": obs}).numpy()
-    space = runner_module.action_space
-    if algo.config.normalize_actions:
-        actions = unsquash_action(actions, space)
-    elif algo.config.clip_actions:
-        actions = clip_action(actions, space)
+        to_module = env_to_module(
+            rl_module=runner.module, episodes=episodes, explore=False, shared_data=shared
+        )
+        to_env = runner.module.forward_inference(to_module)
+        dist_inputs = to_env["action_dist_inputs"].numpy().copy()
+        values = algo.learner_group._learner.module[policy_id].compute_values(to_module)
+        to_env = module_to_env(
+            rl_module=runner.module,
+            batch=to_env,
+            episodes=episodes,
+            explore=False,
+            shared_data=shared,
+        )
+    actions = to_env.get("actions_for_env", to_env["actions"])
     return {
-        "action": actions,
-        "action_dist_inputs": out["action_dist_inputs"].numpy(),
-        "vf_preds": values,
+        "action": np.stack([np.asarray(a) for a in actions]),
+        "action_dist_inputs": dist_inputs,
+        "vf_preds": values.numpy(),
     }
 
 

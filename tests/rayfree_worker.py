@@ -9,6 +9,7 @@ directory, a format, a mode and two .npz files (inputs, outputs):
   inputs by name.
 * mode "load_policy": exportable_trainers.load_policy(...).forward(batch);
   inputs are the leaves by name and are reassembled into Dict / Tuple batches.
+* mode "compute_action": ExportedPolicy.compute_action on each single observation.
 """
 
 from __future__ import annotations
@@ -128,6 +129,19 @@ def _load_policy_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict
     return _CACHE[key].forward(batch)
 
 
+def _compute_action_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict) -> dict:
+    """ExportedPolicy.compute_action on each observation of the batch, one at a time."""
+    _load_policy_outputs(export_dir, fmt, manifest, {k: v[:1] for k, v in feeds.items()})
+    policy = _CACHE[("policy", str(export_dir), fmt)]
+    names = [i["name"] for i in manifest["inputs"]]
+    n = len(next(iter(feeds.values())))
+    actions = []
+    for row in range(n):
+        single = _assemble(names, {k: v[row] for k, v in feeds.items()})
+        actions.append(np.asarray(policy.compute_action(single)))
+    return {"action": np.stack(actions)}
+
+
 def handle(request: dict) -> dict:
     export_dir = Path(request["export_dir"])
     manifest = _manifest(export_dir)
@@ -135,6 +149,8 @@ def handle(request: dict) -> dict:
         feeds = {k: data[k] for k in data.files}
     if request["mode"] == "raw":
         outputs = RAW[request["format"]](export_dir, manifest, feeds)
+    elif request["mode"] == "compute_action":
+        outputs = _compute_action_outputs(export_dir, request["format"], manifest, feeds)
     else:
         outputs = _load_policy_outputs(export_dir, request["format"], manifest, feeds)
     np.savez(request["outputs"], **outputs)

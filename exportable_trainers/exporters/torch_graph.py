@@ -51,68 +51,65 @@ def cpu_copy(module: nn.Module) -> nn.Module:
 class ObservationEncoder(nn.Module):
     """Turn the raw observation leaves into the network input.
 
+    Mirrors :func:`exportable_trainers.preprocess.apply_steps`: steps act on a
+    list of tensors; ``flatten`` makes one float vector, ``mean_std`` needs one.
+
     Args:
-        steps: The target's preprocessing steps (see exportable_trainers.preprocess).
+        steps: The target's preprocessing steps.
         n_leaves: Number of graph inputs (leaves of the observation space).
     """
 
     def __init__(self, steps: list[dict], n_leaves: int) -> None:
         super().__init__()
-        self.flatten = False
-        self.leaf_kinds: list[str] = []
-        self.leaf_sizes: list[list[int]] = []
-        self.leaf_starts: list[list[int]] = []
-        self.mean_std = False
-        self.clip = 0.0
-        self.register_buffer("mean", torch.zeros(0), persistent=True)
-        self.register_buffer("denom", torch.ones(0), persistent=True)
-        for step in steps:
+        self.ops: list[tuple] = []
+        count = n_leaves
+        for i, step in enumerate(steps):
             if step["op"] == "flatten":
-                self.flatten = True
-                for kind, sizes, starts in leaf_encoders(step):
-                    self.leaf_kinds.append(kind)
-                    self.leaf_sizes.append(sizes)
-                    self.leaf_starts.append(starts)
+                self.ops.append(("flatten", leaf_encoders(step)))
+                count = 1
             elif step["op"] == "mean_std":
-                self.mean_std = True
+                if count != 1:
+                    raise InvalidOptionError("a mean_std step needs a single observation")
                 mean, denom, clip = mean_std_constants(step)
-                self.mean = torch.as_tensor(mean, dtype=torch.float32)
-                self.denom = torch.as_tensor(denom, dtype=torch.float32)
-                self.clip = float(clip or 0.0)
+                self.register_buffer(f"mean_{i}", torch.as_tensor(mean))
+                self.register_buffer(f"denom_{i}", torch.as_tensor(denom))
+                self.ops.append(("mean_std", i, float(clip or 0.0)))
             else:
                 raise InvalidOptionError(f"unknown preprocessing step {step['op']!r}")
-        if not self.flatten and n_leaves != 1:
+        if count != 1:
             raise InvalidOptionError("several observation leaves need a 'flatten' step")
 
-    def _encode(self, x: torch.Tensor, kind: str, sizes: list[int], starts: list[int]):
+    @staticmethod
+    def _encode(x: torch.Tensor, kind: str, sizes: list[int], starts: list[int]) -> torch.Tensor:
         batch = x.shape[0]
-        if kind == "box":
-            return x.reshape(batch, -1).to(torch.float32)
-        if kind == "binary":
+        if kind in ("box", "binary"):
             return x.reshape(batch, -1).to(torch.float32)
         # onehot (Discrete) and multi_onehot (MultiDiscrete), index shifted by start.
         idx = x.reshape(batch, -1).to(torch.int64)
-        parts = []
-        for j, (n, start) in enumerate(zip(sizes, starts, strict=False)):
-            parts.append(nn.functional.one_hot(idx[:, j] - start, n).to(torch.float32))
+        parts = [
+            nn.functional.one_hot(idx[:, j] - start, n).to(torch.float32)
+            for j, (n, start) in enumerate(zip(sizes, starts))
+        ]
         return torch.cat(parts, dim=-1)
 
     def forward(self, leaves: list[torch.Tensor]) -> torch.Tensor:
-        if self.flatten:
-            parts = [
-                self._encode(x, kind, sizes, starts)
-                for x, kind, sizes, starts in zip(
-                    leaves, self.leaf_kinds, self.leaf_sizes, self.leaf_starts, strict=False
+        state = list(leaves)
+        for op in self.ops:
+            if op[0] == "flatten":
+                parts = [
+                    self._encode(x, kind, sizes, starts)
+                    for x, (kind, sizes, starts) in zip(state, op[1])
+                ]
+                state = [torch.cat(parts, dim=-1)]
+            else:
+                _, i, clip = op
+                x = (state[0].to(torch.float32) - getattr(self, f"mean_{i}")) / getattr(
+                    self, f"denom_{i}"
                 )
-            ]
-            x = torch.cat(parts, dim=-1)
-        else:
-            x = leaves[0]
-        if self.mean_std:
-            x = (x - self.mean) / self.denom
-            if self.clip > 0:
-                x = torch.clamp(x, -self.clip, self.clip)
-        return x
+                if clip > 0:
+                    x = torch.clamp(x, -clip, clip)
+                state = [x]
+        return state[0]
 
 
 class ActionHead(nn.Module):

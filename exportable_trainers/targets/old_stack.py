@@ -51,7 +51,7 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
         config.normalize_actions,
         config.clip_actions,
     )
-    obs = np.stack([pre.raw_space.sample() for _ in range(2)])
+    obs = [pre.raw_space.sample() for _ in range(2)]
     _, _, extra = policy.compute_actions(pre.apply_rllib(obs), explore=False)
     raw_outputs = [k for k in (ACTION_DIST_INPUTS, VF_PREDS) if k in extra]
 

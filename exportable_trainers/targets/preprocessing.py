@@ -1,4 +1,13 @@
-"""Find how RLlib turns a raw observation into the network input, as data steps."""
+"""Find how RLlib turns a raw observation into the network input, as data steps.
+
+Old stack: the env runner's preprocessor (one-hot / Dict / Tuple flattening)
+and observation filter (MeanStdFilter). New stack: the env-to-module connectors
+FlattenObservations and MeanStdFilter. Anything else that changes observations
+is refused with a message naming it, because the export could not reproduce it.
+
+Each result also carries ``apply_rllib``: the same transformation done by RLlib's
+own objects, used as the reference when exports are verified.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InvalidOptionError
+from ..preprocess import flatten_step, mean_std_step, observation_leaves
 
 # New-stack env-to-module connectors that only batch / move data and never
 # change an observation's values.
@@ -22,6 +32,10 @@ PASSTHROUGH_CONNECTORS = frozenset(
         "NumpyToTensor",
     }
 )
+# Old-stack preprocessors whose effect is gymnasium-style flattening.
+FLATTENING_PREPROCESSORS = frozenset(
+    {"OneHotPreprocessor", "DictFlatteningPreprocessor", "TupleFlatteningPreprocessor"}
+)
 
 
 @dataclass
@@ -32,24 +46,37 @@ class Preprocessing:
         raw_space: Space of raw observations.
         model_space: Space of the network input.
         steps: Data description (see :mod:`exportable_trainers.preprocess`).
-        apply_rllib: Applies RLlib's own preprocessing to a batch of raw
-            observations (the reference for verification).
+        apply_rllib: Applies RLlib's own preprocessing to a list of raw
+            observations and returns the stacked network input.
     """
 
     raw_space: Any
     model_space: Any
     steps: list[dict]
-    apply_rllib: Callable[[np.ndarray], np.ndarray]
+    apply_rllib: Callable[[list], np.ndarray]
 
 
-def _identity(space: Any) -> Preprocessing:
-    dtype = getattr(space, "dtype", np.float32)
-    return Preprocessing(
-        raw_space=space,
-        model_space=space,
-        steps=[],
-        apply_rllib=lambda obs: np.asarray(obs, dtype=dtype),
-    )
+def _stacker(
+    model_space: Any, transforms: list[Callable[[Any], Any]]
+) -> Callable[[list], np.ndarray]:
+    dtype = getattr(model_space, "dtype", None) or np.float32
+
+    def apply(observations: list) -> np.ndarray:
+        out = []
+        for obs in observations:
+            for transform in transforms:
+                obs = transform(obs)
+            out.append(np.asarray(obs))
+        return np.stack(out).astype(dtype, copy=False)
+
+    return apply
+
+
+def _refuse(owner: str, what: str, why: str) -> InvalidOptionError:
+    return InvalidOptionError(f"{owner}: {what} cannot be exported: {why}")
+
+
+# ----------------------------------------------------------------- new stack
 
 
 def _connectors(algo: Any) -> list[Any]:
@@ -60,6 +87,16 @@ def _connectors(algo: Any) -> list[Any]:
     return list(getattr(pipeline, "connectors", []) or [])
 
 
+def _single_filter(connector: Any, owner: str) -> Any:
+    filters = connector._filters
+    if filters is None:
+        connector._init_new_filters()
+        filters = connector._filters
+    if connector._multi_agent or set(filters) != {None}:
+        raise _refuse(owner, "a multi-agent MeanStdFilter connector", "not supported yet")
+    return filters[None]
+
+
 def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preprocessing:
     """The env-to-module preprocessing of one RLModule.
 
@@ -67,32 +104,156 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
         InvalidOptionError: A connector changes observations in a way this
             package cannot reproduce outside Ray.
     """
-    unknown = [
-        type(c).__name__
-        for c in _connectors(algo)
-        if type(c).__name__ not in PASSTHROUGH_CONNECTORS
-    ]
-    if unknown:
-        raise InvalidOptionError(
-            f"module {module_id!r}: env-to-module connector(s) {', '.join(unknown)} change "
-            "observations and cannot be exported yet"
-        )
-    return _identity(module.observation_space)
+    from ray.rllib.utils.numpy import SMALL_NUMBER, flatten_inputs_to_1d_tensor
+
+    owner = f"module {module_id!r}"
+    transforming = [c for c in _connectors(algo) if type(c).__name__ not in PASSTHROUGH_CONNECTORS]
+    if not transforming:
+        space = module.observation_space
+        return Preprocessing(space, space, [], _stacker(space, []))
+    raw_space = transforming[0].input_observation_space
+    steps: list[dict] = []
+    transforms: list[Callable[[Any], Any]] = []
+    for connector in transforming:
+        name = type(connector).__name__
+        if name == "FlattenObservations":
+            if connector._multi_agent or connector._keys_to_remove or connector._agent_ids:
+                raise _refuse(
+                    owner,
+                    "FlattenObservations with multi_agent / keys_to_remove / agent_ids",
+                    "not supported yet",
+                )
+            step = flatten_step(connector.input_observation_space, honor_start=False)
+            for (path, leaf), encoded in zip(
+                observation_leaves(connector.input_observation_space), step["leaves"]
+            ):
+                if encoded.get("starts") and any(np.asarray(leaf.start).reshape(-1) != 0):
+                    raise _refuse(
+                        owner,
+                        f"observation {path} ({leaf})",
+                        "RLlib's FlattenObservations one-hots Discrete values without their "
+                        "start offset; use start=0",
+                    )
+            steps.append(step)
+            struct = connector._input_obs_base_struct
+            transforms.append(
+                lambda obs, _s=struct: flatten_inputs_to_1d_tensor(obs, _s, batch_axis=False)
+            )
+        elif name == "MeanStdFilter":
+            obs_filter = _single_filter(connector, owner)
+            stats = obs_filter.running_stats
+            if not hasattr(stats, "mean"):
+                raise _refuse(owner, "MeanStdFilter on a Dict / Tuple observation", "flatten first")
+            steps.append(
+                mean_std_step(
+                    stats.mean,
+                    stats.std,
+                    obs_filter.demean,
+                    obs_filter.destd,
+                    obs_filter.clip,
+                    SMALL_NUMBER,
+                )
+            )
+            transforms.append(lambda obs, _f=obs_filter: _f(obs, update=False))
+        else:
+            raise _refuse(
+                owner,
+                f"env-to-module connector {name}",
+                "it changes observations and has no graph equivalent",
+            )
+    return Preprocessing(
+        raw_space, module.observation_space, steps, _stacker(module.observation_space, transforms)
+    )
+
+
+# ----------------------------------------------------------------- old stack
+
+
+def _check_flattening(preprocessor: Any, owner: str) -> None:
+    name = type(preprocessor).__name__
+    if name == "NoPreprocessor":
+        return
+    if name not in FLATTENING_PREPROCESSORS:
+        raise _refuse(owner, f"observation preprocessor {name}", "it has no graph equivalent")
+    for sub in getattr(preprocessor, "preprocessors", []) or []:
+        if sub is not None:
+            _check_flattening(sub, owner)
+
+
+# Old-stack agent connectors that never change observation values.
+PASSTHROUGH_AGENT_CONNECTORS = frozenset(
+    {"ClipRewardAgentConnector", "StateBufferConnector", "ViewRequirementAgentConnector"}
+)
+
+
+def _old_stack_objects(algo: Any, policy_id: str, policy: Any, owner: str) -> tuple[Any, Any]:
+    """(preprocessor, MeanStdFilter) the policy's observations go through.
+
+    In Ray 2.60 the old stack preprocesses with the policy's agent connectors
+    (what sampling and Algorithm.compute_single_action use); a policy without
+    them falls back to the env runner's preprocessor / filter maps.
+    """
+    pipeline = getattr(policy, "agent_connectors", None)
+    if pipeline is None:
+        worker = algo.env_runner
+        preprocessor = (getattr(worker, "preprocessors", None) or {}).get(policy_id)
+        obs_filter = (getattr(worker, "filters", None) or {}).get(policy_id)
+        if obs_filter is not None and type(obs_filter).__name__ == "NoFilter":
+            obs_filter = None
+        return preprocessor, obs_filter
+    preprocessor = obs_filter = None
+    for connector in pipeline.connectors:
+        name = type(connector).__name__
+        if name == "ObsPreprocessorConnector":
+            preprocessor = connector._preprocessor
+        elif name in (
+            "MeanStdObservationFilterAgentConnector",
+            "ConcurrentMeanStdObservationFilterAgentConnector",
+        ):
+            obs_filter = connector.filter
+        elif name not in PASSTHROUGH_AGENT_CONNECTORS:
+            raise _refuse(owner, f"agent connector {name}", "it may change observations")
+    return preprocessor, obs_filter
 
 
 def old_stack_preprocessing(algo: Any, policy_id: str, policy: Any) -> Preprocessing:
-    """The preprocessor and observation filter of one old-stack policy."""
-    worker = algo.env_runner
-    preprocessor = (getattr(worker, "preprocessors", None) or {}).get(policy_id)
-    obs_filter = (getattr(worker, "filters", None) or {}).get(policy_id)
-    kinds = []
+    """The observation preprocessor and MeanStdFilter of one old-stack policy."""
+    from ray.rllib.utils.numpy import SMALL_NUMBER
+
+    owner = f"policy {policy_id!r}"
+    model_space = policy.observation_space
+    raw_space = getattr(model_space, "original_space", model_space)
+    preprocessor, obs_filter = _old_stack_objects(algo, policy_id, policy, owner)
+    steps: list[dict] = []
+    transforms: list[Callable[[Any], Any]] = []
     if preprocessor is not None and type(preprocessor).__name__ != "NoPreprocessor":
-        kinds.append(type(preprocessor).__name__)
-    if obs_filter is not None and type(obs_filter).__name__ != "NoFilter":
-        kinds.append(type(obs_filter).__name__)
-    if kinds:
-        raise InvalidOptionError(
-            f"policy {policy_id!r}: observation preprocessing {', '.join(kinds)} "
-            "cannot be exported yet"
+        _check_flattening(preprocessor, owner)
+        steps.append(flatten_step(raw_space, honor_start=True))
+        transforms.append(preprocessor.transform)
+    elif len(observation_leaves(raw_space)) != 1:
+        raise _refuse(
+            owner, f"observation space {raw_space}", "it is not flattened by a preprocessor"
         )
-    return _identity(policy.observation_space)
+    if obs_filter is not None:
+        stats = obs_filter.running_stats
+        if type(obs_filter).__name__ not in (
+            "MeanStdFilter",
+            "ConcurrentMeanStdFilter",
+        ) or not hasattr(stats, "mean"):
+            raise _refuse(
+                owner,
+                f"observation filter {type(obs_filter).__name__}",
+                "only MeanStdFilter is supported",
+            )
+        steps.append(
+            mean_std_step(
+                stats.mean,
+                stats.std,
+                obs_filter.demean,
+                obs_filter.destd,
+                obs_filter.clip,
+                SMALL_NUMBER,
+            )
+        )
+        transforms.append(lambda obs, _f=obs_filter: _f(obs, update=False))
+    return Preprocessing(raw_space, model_space, steps, _stacker(model_space, transforms))
