@@ -21,10 +21,11 @@ from .formats import FORMATS
 from .manifest import PROTOCOL, file_record, write_manifest
 from .options import ExportOptions
 from .preprocess import input_specs
+from .recurrent import manifest_entry, state_inputs
 from .spaces import space_to_dict
 from .staging import remove_leftovers, staged_directory
 from .targets import PolicyTarget
-from .verification import sample_observations, verify_artifact
+from .verification import sample_observations, sample_state, verify_artifact
 
 logger = logging.getLogger("exportable_trainers")
 
@@ -158,7 +159,8 @@ def _describe(target: PolicyTarget) -> dict[str, Any]:
         "model_observation_space": space_to_dict(target.model_observation_space),
         "preprocessing": target.preprocessing,
         "action": target.action,
-        "inputs": input_specs(target.observation_space),
+        "inputs": input_specs(target.observation_space) + state_inputs(target.state),
+        "recurrent": manifest_entry(target.state),
         "details": target.details,
     }
 
@@ -173,10 +175,10 @@ def _verify(
     context: dict[str, Any],
 ) -> None:
     try:
-        observations = sample_observations(
-            target.observation_space, VERIFY_SAMPLES, seed=context.get("training_iteration") or 0
-        )
-        reference = target.reference(observations)
+        seed = context.get("training_iteration") or 0
+        observations = sample_observations(target.observation_space, VERIFY_SAMPLES, seed)
+        state_in = sample_state(target.state, VERIFY_SAMPLES, seed)
+        reference = target.reference(observations, state_in)
         weights = exporter.weights()
     except Exception as exc:
         failures.add(
@@ -186,7 +188,15 @@ def _verify(
     for fmt in list(manifest["files"]):
         try:
             result = verify_artifact(
-                fmt, staging, manifest, observations, reference, weights, options.atol, options.rtol
+                fmt,
+                staging,
+                manifest,
+                observations,
+                state_in,
+                reference,
+                weights,
+                options.atol,
+                options.rtol,
             )
         except Exception as exc:
             result = {"passed": False, "problems": [f"could not run the artifact: {_cause(exc)}"]}

@@ -18,6 +18,7 @@ from .exceptions import (
     InvalidOptionError,
     ManifestError,
     MissingRuntimeError,
+    ObservationError,
     PolicySelectionError,
 )
 from .formats import FORMATS
@@ -89,6 +90,10 @@ def _choose_format(manifest: dict, fmt: str | None, where: Path) -> str:
 class ExportedPolicy:
     """A policy loaded from an export: raw observations in, env actions out.
 
+    Recurrent policies keep their state between :meth:`compute_action` calls
+    (one episode at a time; :meth:`reset` starts a new one). :meth:`forward`
+    takes and returns state explicitly, for batches of episodes.
+
     Args:
         export_dir: The export directory.
         manifest: Its validated manifest.
@@ -105,8 +110,11 @@ class ExportedPolicy:
         self.action_space = space_from_dict(manifest["action_space"])
         self._runner = runner
         self._whole = FORMATS[fmt].whole_policy
-        self._input_names = [i["name"] for i in manifest["inputs"]]
+        self._state_entries = (manifest.get("recurrent") or {}).get("state", [])
+        state_inputs = {e["input"] for e in self._state_entries}
+        self._obs_inputs = [i["name"] for i in manifest["inputs"] if i["name"] not in state_inputs]
         self._discrete = manifest["action_space"]["type"] == "Discrete"
+        self.reset()
 
     def __repr__(self) -> str:
         return (
@@ -115,39 +123,85 @@ class ExportedPolicy:
             f"observation_space={self.observation_space}, action_space={self.action_space})"
         )
 
-    def _run(self, leaves: list[np.ndarray]) -> dict[str, np.ndarray]:
+    @property
+    def is_recurrent(self) -> bool:
+        """Whether the policy carries state from one step to the next."""
+        return bool(self._state_entries)
+
+    def initial_state(self, batch_size: int = 1) -> dict[str, np.ndarray]:
+        """The state at the start of an episode, for ``batch_size`` episodes (empty if stateless)."""
+        return {
+            e["key"]: np.repeat(np.asarray(e["initial"], e["dtype"])[None], batch_size, axis=0)
+            for e in self._state_entries
+        }
+
+    def reset(self) -> None:
+        """Start a new episode: :meth:`compute_action` forgets the recurrent state."""
+        self._state = self.initial_state(1)
+
+    def _state_feeds(self, state: dict[str, Any] | None, n: int) -> dict[str, np.ndarray]:
+        if not self._state_entries:
+            return {}
+        if state is None:
+            state = self.initial_state(n)
+        want = {e["key"] for e in self._state_entries}
+        if not isinstance(state, dict) or set(state) != want:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ObservationError(f"state must be a dict with keys {sorted(want)}; got {got}")
+        feeds = {}
+        for e in self._state_entries:
+            value = np.asarray(state[e["key"]], dtype=e["dtype"])
+            if value.shape != (n, *e["shape"]):
+                raise ObservationError(
+                    f"state {e['key']!r} has shape {value.shape}; expected {(n, *e['shape'])} "
+                    f"for a batch of {n}"
+                )
+            feeds[e["input"]] = value
+        return feeds
+
+    def _run(self, leaves: list[np.ndarray], state: dict | None) -> dict[str, np.ndarray]:
+        n = leaves[0].shape[0]
         if self._whole:
-            return self._runner.run(dict(zip(self._input_names, leaves, strict=False)))
+            feeds = dict(zip(self._obs_inputs, leaves))
+            feeds.update(self._state_feeds(state, n))
+            return self._runner.run(feeds)
         network = self.manifest["network"]
         x = apply_steps(self.manifest["preprocessing"], leaves)
         outs = self._runner.run({network["inputs"][0]["name"]: x})
         outs["action"] = deterministic_action(self.manifest["action"], outs[network["head"]])
         return outs
 
-    def forward(self, batch: Any) -> dict[str, np.ndarray]:
-        """All outputs (``action`` and the raw ones) for a batch of observations.
+    def forward(self, batch: Any, state: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """All outputs (``action``, raw outputs, ``state_out.<key>``) for a batch.
 
         Args:
             batch: A list of observations, or one batched structure (array with
                 the batch axis first; dict / tuple of such arrays for Dict /
                 Tuple spaces).
+            state: Recurrent policies only: ``{key: array [B, ...]}``; default:
+                the initial state. The next state is in the ``state_out.<key>`` outputs.
 
         Raises:
-            ObservationError: An observation does not fit the observation space.
+            ObservationError: An observation or the state does not fit.
         """
-        return self._run(batch_to_leaves(self.observation_space, batch))
+        return self._run(batch_to_leaves(self.observation_space, batch), state)
 
-    def compute_actions(self, batch: Any) -> np.ndarray:
+    def compute_actions(self, batch: Any, state: dict[str, Any] | None = None) -> np.ndarray:
         """Env actions for a batch of observations (see :meth:`forward`)."""
-        return self.forward(batch)["action"]
+        return self.forward(batch, state)["action"]
 
     def compute_action(self, obs: Any) -> Any:
         """The env action for one observation (an int for Discrete actions).
 
+        Recurrent policies use and update the state kept since :meth:`reset`.
+
         Raises:
             ObservationError: The observation does not fit the observation space.
         """
-        action = self._run(single_to_leaves(self.observation_space, obs))["action"][0]
+        outs = self._run(single_to_leaves(self.observation_space, obs), self._state)
+        if self._state_entries:
+            self._state = {e["key"]: outs[e["output"]] for e in self._state_entries}
+        action = outs["action"][0]
         return int(action) if self._discrete else action
 
 

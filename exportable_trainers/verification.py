@@ -20,6 +20,14 @@ def sample_observations(space: Any, n: int, seed: int) -> list[Any]:
     return [space.sample() for _ in range(n)]
 
 
+def sample_state(state: list[dict], n: int, seed: int) -> dict[str, np.ndarray] | None:
+    """Random recurrent states (normal, std 0.5) for ``n`` samples, or None when stateless."""
+    if not state:
+        return None
+    rng = np.random.default_rng(seed)
+    return {s["key"]: rng.normal(0.0, 0.5, (n, *s["shape"])).astype(s["dtype"]) for s in state}
+
+
 def _tie_explained(
     reference: dict[str, np.ndarray], spec: dict, rows: np.ndarray, got: np.ndarray, tol: float
 ) -> bool:
@@ -102,6 +110,7 @@ def verify_artifact(
     export_dir: Path,
     manifest: dict,
     observations: list[Any],
+    state_in: dict[str, np.ndarray] | None,
     reference: dict[str, np.ndarray],
     weights: dict[str, np.ndarray] | None,
     atol: float,
@@ -114,6 +123,7 @@ def verify_artifact(
         export_dir: Directory holding the artifact (the staging directory).
         manifest: The manifest being written (files already recorded).
         observations: Raw observations the reference was computed on.
+        state_in: Recurrent state the reference was computed with (or None).
         reference: RLlib's own outputs for ``observations``.
         weights: For weights-only formats, the tensors the file must hold.
         atol: Absolute tolerance.
@@ -122,9 +132,8 @@ def verify_artifact(
     path = export_dir / manifest["files"][fmt]["path"]
     if fmt in RUNTIMES:
         policy = ExportedPolicy(export_dir, manifest, fmt, load_runner(fmt, path, manifest))
-        return compare_outputs(
-            reference, policy.forward(observations), atol, rtol, manifest["action"]
-        )
+        got = policy.forward(observations, state=state_in)
+        return compare_outputs(reference, got, atol, rtol, manifest["action"])
     if FORMATS[fmt].runtime == "safetensors" and weights is not None:
         from safetensors.numpy import load_file
 

@@ -10,6 +10,7 @@ directory, a format, a mode and two .npz files (inputs, outputs):
 * mode "load_policy": exportable_trainers.load_policy(...).forward(batch);
   inputs are the leaves by name and are reassembled into Dict / Tuple batches.
 * mode "compute_action": ExportedPolicy.compute_action on each single observation.
+* mode "episode": a recurrent policy stepped through observation sequences.
 """
 
 from __future__ import annotations
@@ -142,6 +143,37 @@ def _compute_action_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: d
     return {"action": np.stack(actions)}
 
 
+def _episode_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict) -> dict:
+    """Step a recurrent policy through observation sequences.
+
+    ``feeds`` holds the observation leaves [T, ...] and ``episode_start`` [T];
+    the policy is reset where an episode starts. Actions come from
+    compute_action (state kept inside), logits from forward with explicit state.
+    """
+    from exportable_trainers import load_policy
+
+    policy = load_policy(export_dir, format=fmt)
+    starts = feeds.pop("episode_start")
+    names = [i["name"] for i in manifest["inputs"] if not i["name"].startswith("state_in.")]
+    actions, logits, states = [], [], []
+    state = None
+    for t, start in enumerate(starts):
+        if start:
+            policy.reset()
+            state = policy.initial_state(1)
+        obs = _assemble(names, {k: feeds[k][t] for k in names})
+        actions.append(np.asarray(policy.compute_action(obs)))
+        out = policy.forward([obs], state=state)
+        state = {e["key"]: out[e["output"]] for e in manifest["recurrent"]["state"]}
+        logits.append(out["action_dist_inputs"][0])
+        states.append(np.concatenate([v.reshape(-1) for v in state.values()]))
+    return {
+        "action": np.stack(actions),
+        "action_dist_inputs": np.stack(logits),
+        "state": np.stack(states),
+    }
+
+
 def handle(request: dict) -> dict:
     export_dir = Path(request["export_dir"])
     manifest = _manifest(export_dir)
@@ -149,6 +181,8 @@ def handle(request: dict) -> dict:
         feeds = {k: data[k] for k in data.files}
     if request["mode"] == "raw":
         outputs = RAW[request["format"]](export_dir, manifest, feeds)
+    elif request["mode"] == "episode":
+        outputs = _episode_outputs(export_dir, request["format"], manifest, feeds)
     elif request["mode"] == "compute_action":
         outputs = _compute_action_outputs(export_dir, request["format"], manifest, feeds)
     else:

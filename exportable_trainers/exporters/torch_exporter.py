@@ -10,10 +10,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..formats import FORMATS
 from ..preprocess import batch_to_leaves, observation_leaves
+from ..recurrent import input_name, output_name
 from .base import FrameworkExporter
 from .torch_graph import build_policy_graph, cpu_copy
 
@@ -117,17 +119,28 @@ class TorchExporter(FrameworkExporter):
             self.net = cpu_copy(target.network.model)
         self.graph = build_policy_graph(target, self.net)
         space = target.observation_space
-        self.input_names = [name for name, _ in observation_leaves(space)]
         samples = [space.sample() for _ in range(EXAMPLE_BATCH)]
-        self.example = tuple(torch.from_numpy(x) for x in batch_to_leaves(space, samples))
+        rng = np.random.default_rng(0)
+        states = [
+            torch.as_tensor(rng.normal(0.0, 0.5, (EXAMPLE_BATCH, *s["shape"])).astype(s["dtype"]))
+            for s in target.state
+        ]
+        self.example = tuple(torch.from_numpy(x) for x in batch_to_leaves(space, samples)) + tuple(
+            states
+        )
+        self.input_names = [name for name, _ in observation_leaves(space)] + [
+            input_name(s["key"]) for s in target.state
+        ]
+        self.output_names = ["action", *target.raw_outputs] + [
+            output_name(s["key"]) for s in target.state
+        ]
         with torch.no_grad():
             self._example_out = self.graph(*self.example)
 
     def outputs(self) -> list[dict]:
-        names = ["action", *self.target.raw_outputs]
         return [
             {"name": n, "shape": [None, *o.shape[1:]], "dtype": str(o.dtype).replace("torch.", "")}
-            for n, o in zip(names, self._example_out, strict=False)
+            for n, o in zip(self.output_names, self._example_out)
         ]
 
     def write(self, fmt: str, directory: Path) -> dict[str, Any]:
@@ -176,7 +189,7 @@ class TorchExporter(FrameworkExporter):
                     self.graph,
                     self.example,
                     input_names=self.input_names,
-                    output_names=["action", *self.target.raw_outputs],
+                    output_names=self.output_names,
                     # forward(*leaves): torch.export sees one var-positional argument.
                     dynamic_shapes=(tuple({0: batch} for _ in self.example),),
                     opset_version=ONNX_OPSET,

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..exceptions import InvalidOptionError
+from ..recurrent import nest_state, pick_state
 from .graph_common import (
     RAW_FROM_STACK,
     leaf_encoders,
@@ -165,58 +166,77 @@ class ActionHead(nn.Module):
 
 
 class RLModuleNet(nn.Module):
-    """A new-stack RLModule as a tensor -> tuple-of-tensors function.
+    """A new-stack RLModule as a function of tensors, one time step.
 
     Args:
         module: CPU copy of the learner's RLModule.
         raw_outputs: Names to return, e.g. ["action_dist_inputs", "vf_preds"].
+        state_keys: Dotted keys of the recurrent state (empty when stateless).
     """
 
-    def __init__(self, module: nn.Module, raw_outputs: list[str]) -> None:
+    def __init__(self, module: nn.Module, raw_outputs: list[str], state_keys: list[str]) -> None:
         super().__init__()
         self.module = module
         self.raw_outputs = list(raw_outputs)
+        self.state_keys = list(state_keys)
         self.direct_actions = "action_dist_inputs" not in raw_outputs
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        batch = {"obs": obs}
+    def forward(self, obs: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.state_keys:
+            # Stateful modules take [B, T, ...]; the export is a single step (T=1).
+            batch = {"obs": obs.unsqueeze(1), "state_in": nest_state(self.state_keys, list(states))}
+        else:
+            batch = {"obs": obs}
         out = self.module.forward_inference(batch)
+
+        def step(t: torch.Tensor) -> torch.Tensor:
+            return t[:, 0] if self.state_keys else t
+
         head_input = out["actions"] if self.direct_actions else out["action_dist_inputs"]
-        results = [head_input]
+        results = [step(head_input)]
         for name in self.raw_outputs:
             if name == "action_dist_inputs":
                 continue
             if name == "vf_preds":
-                results.append(self.module.compute_values(batch))
+                results.append(step(self.module.compute_values(batch)))
             else:
-                results.append(out[name])
+                results.append(step(out[name]))
+        if self.state_keys:
+            results += pick_state(out["state_out"], self.state_keys)
         return tuple(results)
 
 
 class ModelV2Net(nn.Module):
-    """An old-stack TorchModelV2 as a tensor -> tuple-of-tensors function.
+    """An old-stack TorchModelV2 as a function of tensors, one time step.
 
     Args:
         model: CPU copy of the policy's model.
         raw_outputs: Names to return, e.g. ["action_dist_inputs", "vf_preds"].
+        n_state: Number of recurrent state tensors (0 when stateless).
     """
 
-    def __init__(self, model: nn.Module, raw_outputs: list[str]) -> None:
+    def __init__(self, model: nn.Module, raw_outputs: list[str], n_state: int) -> None:
         super().__init__()
         self.model = model
         self.raw_outputs = list(raw_outputs)
+        self.n_state = n_state
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, obs: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         input_dict = {"obs": obs, "obs_flat": obs, "is_training": False}
-        logits, _ = self.model(input_dict, [], None)
+        if self.n_state:
+            # One time step per sequence: RLlib adds the time axis from seq_lens' shape.
+            seq_lens = torch.ones(obs.shape[0], dtype=torch.int32)
+            logits, state_out = self.model(input_dict, list(states), seq_lens)
+        else:
+            logits, state_out = self.model(input_dict, [], None)
         results = [logits]
         if "vf_preds" in self.raw_outputs:
             results.append(self.model.value_function())
-        return tuple(results)
+        return (*results, *state_out[: self.n_state])
 
 
 class PolicyGraph(nn.Module):
-    """Raw observation leaves -> (action, *raw outputs).
+    """(raw observation leaves, state...) -> (action, raw outputs..., next state...).
 
     Args:
         encoder: Builds the network input from the leaves.
@@ -224,23 +244,32 @@ class PolicyGraph(nn.Module):
         head: The action head.
         keep_first: Whether the net's first output is also a raw output
             (distribution inputs are; directly computed actions are not).
+        n_leaves: Number of observation inputs; the rest are state inputs.
     """
 
     def __init__(
-        self, encoder: ObservationEncoder, net: nn.Module, head: ActionHead, keep_first: bool
+        self,
+        encoder: ObservationEncoder,
+        net: nn.Module,
+        head: ActionHead,
+        keep_first: bool,
+        n_leaves: int,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.net = net
         self.head = head
         self.keep_first = keep_first
+        self.n_leaves = n_leaves
 
-    def forward(self, *leaves: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = self.encoder(list(leaves))
-        outs = self.net(x)
-        action = self.head(outs[0])
-        rest = outs if self.keep_first else outs[1:]
-        return (action, *rest)
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        leaves, states = inputs[: self.n_leaves], inputs[self.n_leaves :]
+        outs = self.net(self.encoder(list(leaves)), *states)
+        n_main = len(outs) - len(states)
+        main, state_out = outs[:n_main], outs[n_main:]
+        action = self.head(main[0])
+        rest = main if self.keep_first else main[1:]
+        return (action, *rest, *state_out)
 
 
 def build_policy_graph(target: Any, network_copy: nn.Module) -> PolicyGraph:
@@ -250,9 +279,11 @@ def build_policy_graph(target: Any, network_copy: nn.Module) -> PolicyGraph:
     n_leaves = len(observation_leaves(target.observation_space))
     encoder = ObservationEncoder(target.preprocessing, n_leaves)
     if target.api_stack == "new":
-        net: nn.Module = RLModuleNet(network_copy, target.raw_outputs)
+        net: nn.Module = RLModuleNet(
+            network_copy, target.raw_outputs, [s["key"] for s in target.state]
+        )
     else:
-        net = ModelV2Net(network_copy, target.raw_outputs)
+        net = ModelV2Net(network_copy, target.raw_outputs, len(target.state))
     keep_first = RAW_FROM_STACK.get(target.action["distribution"], True)
-    graph = PolicyGraph(encoder, net, ActionHead(target.action), keep_first)
+    graph = PolicyGraph(encoder, net, ActionHead(target.action), keep_first, n_leaves)
     return graph.eval()

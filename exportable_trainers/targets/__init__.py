@@ -32,9 +32,11 @@ class PolicyTarget:
         action: Action spec (see :mod:`exportable_trainers.actions`).
         raw_outputs: Names of the network outputs kept beside ``action``.
         network: Live handle the framework exporter reads (module, model, policy).
-        reference: Maps a batch of raw observations to RLlib's own outputs
-            (``action`` and each raw output) as numpy arrays.
+        reference: Maps (raw observations, recurrent state or None) to RLlib's own
+            outputs (``action``, each raw output, ``state_out.<key>``) as numpy arrays.
         details: Extra facts for the manifest (module / model class, ...).
+        state: Recurrent state entries: ``{"key", "shape", "dtype", "initial"}``
+            (per-sample shape, initial value as an array); empty when stateless.
     """
 
     policy_id: str
@@ -47,8 +49,9 @@ class PolicyTarget:
     action: dict
     raw_outputs: list[str]
     network: Any
-    reference: Callable[[np.ndarray], dict[str, np.ndarray]]
+    reference: Callable[[list, dict | None], dict[str, np.ndarray]]
     details: dict = field(default_factory=dict)
+    state: list[dict] = field(default_factory=list)
 
 
 def is_new_api_stack(algo: Any) -> bool:

@@ -82,7 +82,8 @@ def _target(algo: Any, module_id: str, module: Any) -> PolicyTarget:
         )
     pre = new_stack_preprocessing(algo, module_id, module)
     action_space = _env_action_space(algo, module)
-    out_probe = _probe_outputs(module, pre.model_space)
+    state = _state_entries(module)
+    out_probe = _probe_outputs(module, pre.model_space, state)
     direct_actions = ACTION_DIST_INPUTS not in out_probe and ACTIONS in out_probe
     if direct_actions:
         spec = _direct_action_spec(action_space, config)
@@ -99,8 +100,10 @@ def _target(algo: Any, module_id: str, module: Any) -> PolicyTarget:
     if _has_values(module):
         raw_outputs.append(VF_PREDS)
 
-    def reference(obs: np.ndarray) -> dict[str, np.ndarray]:
-        return _reference(module, pre.apply_rllib, obs, raw_outputs, config, action_space)
+    def reference(obs: list, state_in: dict | None = None) -> dict[str, np.ndarray]:
+        return _reference(
+            module, pre.apply_rllib, obs, state_in, state, raw_outputs, config, action_space
+        )
 
     return PolicyTarget(
         policy_id=module_id,
@@ -115,15 +118,46 @@ def _target(algo: Any, module_id: str, module: Any) -> PolicyTarget:
         network=module,
         reference=reference,
         details={"module_class": f"{type(module).__module__}.{type(module).__qualname__}"},
+        state=state,
     )
 
 
-def _probe_outputs(module: Any, model_space: Any) -> dict:
+def _state_entries(module: Any) -> list[dict]:
+    """Recurrent state of a stateful RLModule: per-sample shapes and initial values."""
+    from ..recurrent import flatten_state
+
+    if not module.is_stateful():
+        return []
+    return [
+        {
+            "key": key,
+            "shape": list(value.shape),
+            "dtype": str(value.dtype).replace("torch.", ""),
+            "initial": value.detach().cpu().numpy(),
+        }
+        for key, value in flatten_state(module.get_initial_state())
+    ]
+
+
+def _probe_outputs(module: Any, model_space: Any, state: list[dict]) -> dict:
     import torch
 
-    sample = np.stack([model_space.sample() for _ in range(2)]).astype(model_space.dtype)
+    from ..recurrent import nest_state
+
+    sample = torch.as_tensor(
+        np.stack([model_space.sample() for _ in range(2)]).astype(model_space.dtype)
+    )
+    batch: dict = {"obs": sample}
+    if state:
+        batch = {
+            "obs": sample[:, None],
+            "state_in": nest_state(
+                [s["key"] for s in state],
+                [torch.as_tensor(np.stack([s["initial"]] * 2)) for s in state],
+            ),
+        }
     with torch.no_grad():
-        return module.forward_inference({"obs": torch.as_tensor(sample)})
+        return module.forward_inference(batch)
 
 
 def _direct_action_spec(action_space: Any, config: Any) -> dict:
@@ -152,25 +186,44 @@ def _postprocess_like_rllib(actions: np.ndarray, action_space: Any, config: Any)
 
 def _reference(
     module: Any,
-    preprocess: Callable[[np.ndarray], np.ndarray],
-    obs: np.ndarray,
+    preprocess: Callable[[list], np.ndarray],
+    obs: list,
+    state_in: dict | None,
+    state: list[dict],
     raw_outputs: list[str],
     config: Any,
     action_space: Any,
 ) -> dict[str, np.ndarray]:
     import torch
 
-    batch = {"obs": torch.as_tensor(preprocess(obs))}
+    from ..recurrent import flatten_state, nest_state, output_name
+
+    x = torch.as_tensor(preprocess(obs))
+    batch: dict = {"obs": x}
+    if state:
+        values = [
+            torch.as_tensor(state_in[s["key"]])
+            if state_in
+            else torch.as_tensor(np.stack([s["initial"]] * len(obs)))
+            for s in state
+        ]
+        # Stateful modules take [B, T, ...] observations; the export is one step.
+        batch = {"obs": x[:, None], "state_in": nest_state([s["key"] for s in state], values)}
     with torch.no_grad():
         out = module.forward_inference(batch)
+        squeeze = (lambda t: t[:, 0]) if state else (lambda t: t)
         if ACTIONS in out and ACTION_DIST_INPUTS not in out:
-            actions = out[ACTIONS]
+            actions = squeeze(out[ACTIONS])
         else:
             dist_cls = module.get_inference_action_dist_cls()
-            actions = dist_cls.from_logits(out[ACTION_DIST_INPUTS]).to_deterministic().sample()
+            actions = (
+                dist_cls.from_logits(squeeze(out[ACTION_DIST_INPUTS])).to_deterministic().sample()
+            )
         result = {"action": _postprocess_like_rllib(actions.numpy(), action_space, config)}
         if ACTION_DIST_INPUTS in raw_outputs:
-            result[ACTION_DIST_INPUTS] = out[ACTION_DIST_INPUTS].numpy()
+            result[ACTION_DIST_INPUTS] = squeeze(out[ACTION_DIST_INPUTS]).numpy()
         if VF_PREDS in raw_outputs:
-            result[VF_PREDS] = module.compute_values(batch).numpy()
+            result[VF_PREDS] = squeeze(module.compute_values(batch)).numpy()
+        for key, value in flatten_state(out.get("state_out", {})):
+            result[output_name(key)] = value.numpy()
     return result

@@ -40,10 +40,49 @@ def _postprocess_like_rllib(actions: np.ndarray, policy: Any, config: Any) -> np
     return actions
 
 
+def _state_entries(policy: Any, policy_id: str) -> list[dict]:
+    """Recurrent state of an old-stack policy (LSTM wrapper): list entries 0, 1, ..."""
+    from ..exceptions import InvalidOptionError
+
+    if not policy.is_recurrent():
+        return []
+    model_config = policy.config.get("model", {}) or {}
+    unsupported = [
+        k
+        for k in ("lstm_use_prev_action", "lstm_use_prev_reward", "use_attention")
+        if model_config.get(k)
+    ]
+    if unsupported:
+        raise InvalidOptionError(
+            f"policy {policy_id!r}: recurrent models with {', '.join(unsupported)} cannot be "
+            "exported yet (their graph needs the previous action / reward as inputs)"
+        )
+    return [
+        {
+            "key": str(i),
+            "shape": list(np.shape(value)),
+            "dtype": str(np.asarray(value).dtype),
+            "initial": np.asarray(value),
+        }
+        for i, value in enumerate(policy.get_initial_state())
+    ]
+
+
+def _state_batches(state: list[dict], state_in: dict | None, n: int) -> list[np.ndarray] | None:
+    if not state:
+        return None
+    if state_in:
+        return [np.asarray(state_in[s["key"]]) for s in state]
+    return [np.stack([s["initial"]] * n) for s in state]
+
+
 def _target(algo: Any, policy_id: str) -> PolicyTarget:
+    from ..recurrent import output_name
+
     config = algo.config
     policy = algo.get_policy(policy_id)
     pre = old_stack_preprocessing(algo, policy_id, policy)
+    state = _state_entries(policy, policy_id)
     spec = action_spec(
         policy.dist_class,
         policy.action_space,
@@ -51,15 +90,23 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
         config.normalize_actions,
         config.clip_actions,
     )
-    obs = [pre.raw_space.sample() for _ in range(2)]
-    _, _, extra = policy.compute_actions(pre.apply_rllib(obs), explore=False)
+    probe = [pre.raw_space.sample() for _ in range(2)]
+    _, _, extra = policy.compute_actions(
+        pre.apply_rllib(probe), state_batches=_state_batches(state, None, 2), explore=False
+    )
     raw_outputs = [k for k in (ACTION_DIST_INPUTS, VF_PREDS) if k in extra]
 
-    def reference(obs: np.ndarray) -> dict[str, np.ndarray]:
-        actions, _, fetches = policy.compute_actions(pre.apply_rllib(obs), explore=False)
+    def reference(obs: list, state_in: dict | None = None) -> dict[str, np.ndarray]:
+        actions, state_out, fetches = policy.compute_actions(
+            pre.apply_rllib(obs),
+            state_batches=_state_batches(state, state_in, len(obs)),
+            explore=False,
+        )
         result = {"action": _postprocess_like_rllib(np.asarray(actions), policy, config)}
         for key in raw_outputs:
             result[key] = np.asarray(fetches[key])
+        for entry, value in zip(state, state_out or []):
+            result[output_name(entry["key"])] = np.asarray(value)
         return result
 
     model = policy.model
@@ -79,4 +126,5 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
             "policy_class": f"{type(policy).__module__}.{type(policy).__qualname__}",
             "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
         },
+        state=state,
     )
