@@ -67,6 +67,10 @@ class ExportingMixin:
         """Validate the export options before RLlib builds anything, then set up."""
         self._export_options = self._resolve_export_options(config)
         self._export_caches: dict[str, dict[str, Any]] = {}
+        if config.framework_str in ("tf", "tf2"):
+            from .tf_setup import prepare_algorithm_config
+
+            prepare_algorithm_config(config)
         super().setup(config)
         if self._export_options.policies is not None:
             from .targets import policy_ids, select_policy_ids

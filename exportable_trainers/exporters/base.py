@@ -55,6 +55,13 @@ def exporter_for(target: PolicyTarget, cache: dict[str, Any]) -> FrameworkExport
         from .torch_exporter import TorchExporter
 
         return TorchExporter(target, cache)
+    if target.framework in ("tf", "tf2"):
+        from ..tf_setup import ensure_legacy_keras
+
+        ensure_legacy_keras()
+        from .tf_exporter import Tf1Exporter, Tf2Exporter
+
+        return (Tf1Exporter if target.framework == "tf" else Tf2Exporter)(target, cache)
     from ..exceptions import InvalidOptionError
 
     raise InvalidOptionError(

@@ -32,12 +32,14 @@ class RuntimeInfo:
         module: Module of this package that loads it.
         package: Import name of the runtime it needs.
         extra: The pip extra of exportable_trainers that installs the runtime.
+        loader: Name of the loading function in ``module``.
     """
 
     fmt: str
     module: str
     package: str
     extra: str
+    loader: str = "load"
 
 
 RUNTIMES = {
@@ -45,11 +47,14 @@ RUNTIMES = {
     for r in (
         RuntimeInfo("onnx", "onnx", "onnxruntime", "onnx"),
         RuntimeInfo("torchscript", "torchscript", "torch", "torch"),
+        RuntimeInfo("savedmodel", "savedmodel", "tensorflow", "tf"),
+        RuntimeInfo("h5", "keras_models", "tf_keras", "tf", "load_h5"),
+        RuntimeInfo("keras", "keras_models", "keras", "tf", "load_keras3"),
     )
 }
 
 # load_policy's choice when no format is given: the lightest installed runtime first.
-PREFERENCE = ("onnx", "torchscript")
+PREFERENCE = ("onnx", "torchscript", "savedmodel", "h5", "keras")
 
 
 def is_installed(fmt: str) -> bool:
@@ -72,4 +77,4 @@ def load_runner(fmt: str, path: Path, manifest: dict) -> Runner:
             f"pip install 'exportable_trainers[{info.extra}]'"
         )
     module = importlib.import_module(f"{__name__}.{info.module}")
-    return module.load(path, manifest)
+    return getattr(module, info.loader)(path, manifest)

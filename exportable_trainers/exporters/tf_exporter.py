@@ -1,0 +1,210 @@
+"""TensorFlow exporters: the tf1 session path and the tf2 eager path (old API stack).
+
+Both turn one policy step into a frozen graph (see tf_writers.FrozenStep):
+
+* tf1 (``framework="tf"``): the export ops are added once to the policy's own
+  graph (cached per policy) and frozen from the policy's own session at every
+  checkpoint, so the trained values are what gets saved.
+* tf2 (``framework="tf2"``, with or without eager_tracing): a tf.function over
+  the live model, frozen with convert_variables_to_constants_v2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from ..exceptions import InvalidOptionError
+from ..formats import FORMATS
+from ..preprocess import apply_steps, batch_to_leaves, leaf_dtype, leaf_shape, observation_leaves
+from ..recurrent import input_name, output_name
+from .base import FrameworkExporter
+from .tf_graph import policy_step
+from .tf_writers import (
+    FrozenStep,
+    find_keras_model,
+    network_entry,
+    scrubbed_config,
+    write_h5,
+    write_keras3,
+    write_onnx,
+    write_savedmodel,
+)
+
+SCOPE = "exportable_trainers"
+SAMPLES = 3
+
+
+class TfExporter(FrameworkExporter):
+    """What the tf1 and tf2 paths share: signature, writers, Keras formats."""
+
+    def __init__(self, target: Any, cache: dict[str, Any]) -> None:
+        super().__init__(target, cache)
+        space = target.observation_space
+        leaves = observation_leaves(space)
+        self.leaf_sizes = [max(1, int(np.prod(leaf_shape(leaf)))) for _, leaf in leaves]
+        self.inputs = [(name, leaf_shape(leaf), leaf_dtype(leaf).name) for name, leaf in leaves] + [
+            (input_name(s["key"]), list(s["shape"]), s["dtype"]) for s in target.state
+        ]
+        self.n_leaves = len(leaves)
+        self.output_names = ["action", *target.raw_outputs] + [
+            output_name(s["key"]) for s in target.state
+        ]
+        self.step = self._freeze()
+        samples = [space.sample() for _ in range(SAMPLES)]
+        self._sample_leaves = batch_to_leaves(space, samples)
+        feeds = dict(zip([n for n, _, _ in self.inputs], self._sample_leaves))
+        for s in target.state:
+            feeds[input_name(s["key"])] = np.repeat(
+                np.asarray(s["initial"], s["dtype"])[None], SAMPLES, 0
+            )
+        self._sample_out = self.step.run(feeds)
+        self._keras: tuple[dict, list, dict] | None = None
+
+    def _freeze(self) -> FrozenStep:
+        raise NotImplementedError
+
+    def _keras_weights(self, keras_model: Any) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def outputs(self) -> list[dict]:
+        return [
+            {
+                "name": n,
+                "shape": [None, *self._sample_out[n].shape[1:]],
+                "dtype": self._sample_out[n].dtype.name,
+            }
+            for n in self.output_names
+        ]
+
+    def _keras_bundle(self) -> tuple[dict, list, dict]:
+        """(scrubbed config, weights, manifest network entry) of the policy's Keras model."""
+        if self._keras is None:
+            if self.target.state:
+                raise InvalidOptionError(
+                    f"policy {self.target.policy_id!r}: recurrent policies cannot be written as "
+                    "'h5' or 'keras' (their state handling lives outside the Keras model); use "
+                    "'savedmodel' or 'onnx'"
+                )
+            keras_model = find_keras_model(self.target.network.model, self.target.policy_id)
+            config = scrubbed_config(keras_model)
+            weights = self._keras_weights(keras_model)
+            model_input = apply_steps(self.target.preprocessing, self._sample_leaves).astype(
+                np.float32
+            )
+            reference = {k: self._sample_out[k] for k in self.target.raw_outputs}
+            entry = network_entry(config, weights, model_input, reference, self.target.policy_id)
+            self._keras = (config, weights, entry)
+        return self._keras
+
+    def network(self) -> dict | None:
+        try:
+            return self._keras_bundle()[2]
+        except InvalidOptionError:
+            return None  # write() of h5 / keras reports why, if they were asked for
+
+    def write(self, fmt: str, directory: Path) -> dict[str, Any]:
+        path = directory / FORMATS[fmt].path
+        if fmt == "savedmodel":
+            return write_savedmodel(self.step, path)
+        if fmt == "onnx":
+            return write_onnx(self.step, path)
+        if fmt in ("h5", "keras"):
+            config, weights, _ = self._keras_bundle()
+            writer = write_h5 if fmt == "h5" else write_keras3
+            return writer(config, weights, path, self.target.policy_id)
+        raise ValueError(f"TensorFlow exporter cannot write {fmt!r}")
+
+
+class Tf2Exporter(TfExporter):
+    """framework="tf2": trace the live model in a tf.function, freeze its variables."""
+
+    framework = ("tf2",)
+
+    def _freeze(self) -> FrozenStep:
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+
+        model, target = self.target.network.model, self.target
+        specs = [
+            tf.TensorSpec([None, *shape], tf.as_dtype(dtype)) for _, shape, dtype in self.inputs
+        ]
+
+        @tf.function(input_signature=specs)
+        def step(*args: tf.Tensor) -> list[tf.Tensor]:
+            return policy_step(
+                model,
+                target,
+                list(args[: self.n_leaves]),
+                list(args[self.n_leaves :]),
+                self.leaf_sizes,
+            )
+
+        frozen = convert_variables_to_constants_v2(step.get_concrete_function())
+        return FrozenStep(
+            frozen.graph.as_graph_def(),
+            [
+                (name, t.name, shape, dtype)
+                for (name, shape, dtype), t in zip(self.inputs, frozen.inputs)
+            ],
+            list(zip(self.output_names, [t.name for t in frozen.outputs])),
+        )
+
+    def _keras_weights(self, keras_model: Any) -> list[np.ndarray]:
+        return [np.asarray(w) for w in keras_model.get_weights()]
+
+
+class Tf1Exporter(TfExporter):
+    """framework="tf": export ops in the policy's graph, frozen from its session."""
+
+    framework = ("tf",)
+
+    def _graph_ops(self) -> tuple[list[str], list[str]]:
+        """Placeholder and output op names in the policy graph (built once per graph)."""
+        policy = self.target.network
+        graph = policy.get_session().graph
+        cached = self.cache.get("tf1_ops")
+        if cached is not None and cached[0] is graph:
+            return cached[1], cached[2]
+        tf1 = tf.compat.v1
+        with graph.as_default(), tf1.name_scope(None), tf1.name_scope(SCOPE + "/"):
+            placeholders = [
+                tf1.placeholder(tf.as_dtype(dtype), [None, *shape], name=name.replace(".", "__"))
+                for name, shape, dtype in self.inputs
+            ]
+            outs = policy_step(
+                policy.model,
+                self.target,
+                placeholders[: self.n_leaves],
+                placeholders[self.n_leaves :],
+                self.leaf_sizes,
+            )
+            named = [
+                tf.identity(t, name=n.replace(".", "__")) for t, n in zip(outs, self.output_names)
+            ]
+        ops = ([p.op.name for p in placeholders], [t.op.name for t in named])
+        self.cache["tf1_ops"] = (graph, *ops)
+        return ops
+
+    def _freeze(self) -> FrozenStep:
+        session = self.target.network.get_session()
+        inputs, outputs = self._graph_ops()
+        with session.graph.as_default():
+            graph_def = tf.compat.v1.graph_util.convert_variables_to_constants(
+                session, session.graph.as_graph_def(), outputs
+            )
+        return FrozenStep(
+            graph_def,
+            [
+                (name, op + ":0", shape, dtype)
+                for (name, shape, dtype), op in zip(self.inputs, inputs)
+            ],
+            [(name, op + ":0") for name, op in zip(self.output_names, outputs)],
+        )
+
+    def _keras_weights(self, keras_model: Any) -> list[np.ndarray]:
+        return list(self.target.network.get_session().run(keras_model.weights))
