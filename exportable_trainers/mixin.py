@@ -70,7 +70,8 @@ class ExportingMixin:
         if config.framework_str in ("tf", "tf2"):
             from .tf_setup import prepare_algorithm_config
 
-            prepare_algorithm_config(config)
+            # RLlib ships self.config (not this copy of it) to its workers.
+            prepare_algorithm_config(getattr(self, "config", None) or config)
         super().setup(config)
         if self._export_options.policies is not None:
             from .targets import policy_ids, select_policy_ids
@@ -125,7 +126,10 @@ class ExportingMixin:
 
         Writes ``<export_dir>/export/<policy_id>/`` (model formats; Ray's names
         such as "model" and "h5" accepted) and, for "checkpoint", a full RLlib
-        checkpoint with exports at ``<export_dir>/checkpoint``.
+        checkpoint with exports at ``<export_dir>/checkpoint``. When Tune runs
+        the trial, the model exports are also copied to the trial's directory in
+        ``storage_path``: Tune calls this after its last artifact sync, so a file
+        left only in the trial's working directory would be lost.
         """
         names = [str(f).strip().lower() for f in export_formats]
         exported: dict[str, str] = {}
@@ -140,8 +144,22 @@ class ExportingMixin:
             Path(export_dir).mkdir(parents=True, exist_ok=True)
             manifests = self.export_policies(export_dir, options)
             framework = self.config.framework_str
+            root = str(Path(export_dir) / EXPORT_DIRNAME)
+            if manifests:
+                root = self._persist_to_trial_storage(Path(export_dir) / EXPORT_DIRNAME) or root
             for name in model_formats:
                 canonical = resolve_formats([name], framework)[0]
                 if any(canonical in m["files"] for m in manifests.values()):
-                    exported[name] = str(Path(export_dir) / EXPORT_DIRNAME)
+                    exported[name] = root
         return exported
+
+    def _persist_to_trial_storage(self, local_root: Path) -> str | None:
+        """Copy an export root into the Tune trial's storage directory, if any."""
+        storage = getattr(self, "_storage", None)
+        if storage is None:
+            return None
+        from .storage import upload_exports
+
+        destination = f"{storage.trial_fs_path.rstrip('/')}/{EXPORT_DIRNAME}"
+        upload_exports(local_root, storage.storage_filesystem, destination)
+        return destination

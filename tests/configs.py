@@ -47,11 +47,12 @@ def spaces_config(
     mean_std: bool = False,
     normalize_actions: bool = True,
     clip_actions: bool = False,
+    framework: str = "torch",
 ):
     """PPO on tests.envs.SpacesEnv with the given spaces and preprocessing."""
     from tests.envs import SpacesEnv
 
-    config = ppo_config("CartPole-v1", stack).environment(
+    config = ppo_config("CartPole-v1", stack, framework).environment(
         SpacesEnv,
         env_config={"obs": obs, "action": action},
         normalize_actions=normalize_actions,

@@ -41,3 +41,28 @@ def rayfree(tmp_path_factory):
     runner = RayFreeRunner(tmp_path_factory.mktemp("rayfree"))
     yield runner
     runner.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keep framework="tf" (graph mode) tests out of sessions that were not asked for them.
+
+    A process cannot hold tf1 (graph-mode) and tf2 (eager) policies at once, so
+    `make test` runs `pytest -m "not tf1"` and then `pytest -m tf1`. A plain
+    `pytest` without -m runs the first part and says how to run the rest.
+    """
+    if "tf1" in (config.option.markexpr or ""):
+        return
+    tf1 = [item for item in items if item.get_closest_marker("tf1")]
+    if tf1:
+        config.hook.pytest_deselected(items=tf1)
+        items[:] = [item for item in items if not item.get_closest_marker("tf1")]
+        config._tf1_deselected = len(tf1)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    n = getattr(config, "_tf1_deselected", 0)
+    if n:
+        terminalreporter.write_line(
+            f"{n} framework='tf' (graph mode) tests were deselected: they need their own "
+            "process; run `pytest -m tf1` (make test does)."
+        )

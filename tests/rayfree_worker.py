@@ -95,7 +95,48 @@ def _raw_safetensors(export_dir: Path, manifest: dict, feeds: dict) -> dict:
     return _run_torch(module, manifest, feeds)
 
 
-RAW = {"onnx": _raw_onnx, "torchscript": _raw_torchscript, "safetensors": _raw_safetensors}
+def _raw_savedmodel(export_dir: Path, manifest: dict, feeds: dict) -> dict:
+    """tf.saved_model.load and its serving_default signature."""
+    import tensorflow as tf
+
+    record = manifest["files"]["savedmodel"]
+    key = ("savedmodel", str(export_dir))
+    if key not in _CACHE:
+        _CACHE[key] = tf.saved_model.load(str(export_dir / record["path"]))
+    fn = _CACHE[key].signatures[record["signature"]]
+    args = {record["input_keys"][k]: tf.constant(v) for k, v in feeds.items()}
+    return {k: v.numpy() for k, v in fn(**args).items()}
+
+
+def _raw_keras(export_dir: Path, manifest: dict, feeds: dict, fmt: str) -> dict:
+    """tf_keras / Keras 3 load_model with no custom objects; the network's own outputs."""
+    path = str(export_dir / manifest["files"][fmt]["path"])
+    if fmt == "h5":
+        import tf_keras
+
+        model = tf_keras.models.load_model(path, compile=False)
+    else:
+        import keras
+
+        model = keras.saving.load_model(path, compile=False)
+    (x,) = feeds.values()
+    outs = model(np.asarray(x, np.float32), training=False)
+    return {
+        e["name"]: np.asarray(outs[e["index"]]).reshape(
+            [-1 if d is None else d for d in e["shape"]]
+        )
+        for e in manifest["network"]["outputs"]
+    }
+
+
+RAW = {
+    "onnx": _raw_onnx,
+    "torchscript": _raw_torchscript,
+    "safetensors": _raw_safetensors,
+    "savedmodel": _raw_savedmodel,
+    "h5": lambda d, m, f: _raw_keras(d, m, f, "h5"),
+    "keras": lambda d, m, f: _raw_keras(d, m, f, "keras"),
+}
 
 
 def _assemble(names: list[str], arrays: dict):

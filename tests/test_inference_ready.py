@@ -33,30 +33,47 @@ CASES = [
     ("dict", "multidiscrete", True, True, False),
     ("box", "box", True, False, False),
 ]
-PARAMS = [(stack, *case) for stack in ("new", "old") for case in CASES]
+# TensorFlow (old stack) runs a subset that still covers every space and MeanStdFilter.
+TF_CASES = [CASES[i] for i in (1, 2, 3, 4, 6)]
+STACKS = [
+    ("new", "torch", CASES),
+    ("old", "torch", CASES),
+    ("old", "tf2", TF_CASES),
+    ("old", "tf", TF_CASES),
+]
 
 
-def _id(p):
-    stack, obs, action, mean_std, normalize, clip = p
+def _id(stack, framework, obs, action, mean_std, normalize, clip):
     return (
-        f"{stack}-{obs}-{action}"
+        f"{stack}-{framework}-{obs}-{action}"
         + ("-meanstd" if mean_std else "")
         + ("" if normalize else ("-clip" if clip else "-raw"))
     )
 
 
-@pytest.fixture(scope="module", params=PARAMS, ids=[_id(p) for p in PARAMS])
+PARAMS = [
+    pytest.param(
+        (stack, framework, *case),
+        marks=[pytest.mark.tf1] if framework == "tf" else [],
+        id=_id(stack, framework, *case),
+    )
+    for stack, framework, cases in STACKS
+    for case in cases
+]
+
+
+@pytest.fixture(scope="module", params=PARAMS)
 def trained(request, ray_session, tmp_path_factory):
     from ray.rllib.algorithms.ppo import PPO
 
     from exportable_trainers import make_exporting
 
-    stack, obs, action, mean_std, normalize, clip = request.param
-    config = spaces_config(obs, action, stack, mean_std, normalize, clip)
+    stack, framework, obs, action, mean_std, normalize, clip = request.param
+    config = spaces_config(obs, action, stack, mean_std, normalize, clip, framework)
     algo = make_exporting(PPO, on_error="raise")(config=config)
     algo.train()
     algo.train()
-    checkpoint = algo.save(str(tmp_path_factory.mktemp(_id(request.param)))).checkpoint.path
+    checkpoint = algo.save(str(tmp_path_factory.mktemp(_id(*request.param)))).checkpoint.path
     yield algo, Path(checkpoint) / "export" / "default_policy", request.param
     algo.stop()
 
@@ -79,14 +96,17 @@ def test_exported_policy_acts_like_rllib(trained, rayfree, data):
     observations = data.draw(observation_batches(space, 64))
     live = live_outputs(algo, "default_policy", observations)
     feeds = _feeds(space, observations)
-    batch = rayfree.run(export_dir, "onnx", feeds, mode="load_policy")
-    assert_close(live, batch, ATOL)
+    # The native whole-policy format of the framework, and ONNX.
+    native = "torchscript" if "torchscript" in manifest["files"] else "savedmodel"
+    for fmt in (native, "onnx"):
+        batch = rayfree.run(export_dir, fmt, feeds, mode="load_policy")
+        assert_close(live, batch, ATOL)
     single = rayfree.run(export_dir, "onnx", feeds, mode="compute_action")
     assert_close(live, single, ATOL, names=["action"])
 
 
 def test_manifest_describes_preprocessing(trained):
-    _, export_dir, (_, obs, _, mean_std, _, _) = trained
+    _, export_dir, (_, _, obs, _, mean_std, _, _) = trained
     manifest = read_manifest(export_dir)
     ops = [step["op"] for step in manifest["preprocessing"]]
     assert ("flatten" in ops) == (obs != "box")

@@ -19,15 +19,24 @@ ATOL = 1e-5
 CELL = 16
 
 
-@pytest.fixture(scope="module", params=["new", "old"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(("new", "torch"), id="new-torch"),
+        pytest.param(("old", "torch"), id="old-torch"),
+        pytest.param(("old", "tf2"), id="old-tf2"),
+        pytest.param(("old", "tf"), id="old-tf", marks=pytest.mark.tf1),
+    ],
+)
 def lstm(request, ray_session, tmp_path_factory):
     from ray.rllib.algorithms.ppo import PPO
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
     from exportable_trainers import make_exporting
 
-    config = ppo_config("CartPole-v1", request.param)
-    if request.param == "new":
+    stack, framework = request.param
+    config = ppo_config("CartPole-v1", stack, framework)
+    if stack == "new":
         config = config.rl_module(
             model_config=DefaultModelConfig(use_lstm=True, lstm_cell_size=CELL, max_seq_len=8)
         )
@@ -35,7 +44,9 @@ def lstm(request, ray_session, tmp_path_factory):
         config = config.training(model={"use_lstm": True, "lstm_cell_size": CELL, "max_seq_len": 8})
     algo = make_exporting(PPO, on_error="raise")(config=config)
     algo.train()
-    checkpoint = algo.save(str(tmp_path_factory.mktemp(f"lstm-{request.param}"))).checkpoint.path
+    checkpoint = algo.save(
+        str(tmp_path_factory.mktemp(f"lstm-{stack}-{framework}"))
+    ).checkpoint.path
     yield algo, Path(checkpoint) / "export" / "default_policy"
     algo.stop()
 
@@ -118,8 +129,12 @@ def _rllib_step(algo, observations, state):
                 "vf_preds": module.compute_values(batch)[:, 0].numpy(),
                 **{f"state_out.{k}": v.numpy() for k, v in out["state_out"].items()},
             }
-    actions, state_out, extra = algo.get_policy().compute_actions(
-        np.stack(observations), state_batches=[state["0"], state["1"]], explore=False
+    from ray.rllib.policy.sample_batch import SampleBatch
+
+    batch = {"obs": np.stack(observations), "state_in_0": state["0"], "state_in_1": state["1"]}
+    batch["seq_lens"] = np.ones(len(observations), np.int32)
+    actions, state_out, extra = algo.get_policy().compute_actions_from_input_dict(
+        SampleBatch(batch), explore=False
     )
     return {
         "action": np.asarray(actions),
@@ -130,7 +145,7 @@ def _rllib_step(algo, observations, state):
     }
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("fmt", ["onnx", "native"])
 @settings(
     max_examples=3,
     deadline=None,
@@ -142,6 +157,8 @@ def test_one_step_with_any_state_matches_rllib(lstm, rayfree, fmt, data):
 
     algo, export_dir = lstm
     manifest = read_manifest(export_dir)
+    if fmt == "native":
+        fmt = "torchscript" if "torchscript" in manifest["files"] else "savedmodel"
     obs_space = spaces.Box(-10, 10, (4,), np.float32)
     observations = data.draw(observation_batches(obs_space, 64))
     state = {}

@@ -144,7 +144,11 @@ class Tf2Exporter(TfExporter):
                 self.leaf_sizes,
             )
 
-        frozen = convert_variables_to_constants_v2(step.get_concrete_function())
+        # Keep functional control flow (an LSTM's While loop) as tf2onnx expects it;
+        # lowering it to v1 Enter/Exit ops makes tf2onnx write invalid tensors.
+        frozen = convert_variables_to_constants_v2(
+            step.get_concrete_function(), lower_control_flow=False, aggressive_inlining=True
+        )
         return FrozenStep(
             frozen.graph.as_graph_def(),
             [

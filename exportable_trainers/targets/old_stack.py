@@ -68,12 +68,21 @@ def _state_entries(policy: Any, policy_id: str) -> list[dict]:
     ]
 
 
-def _state_batches(state: list[dict], state_in: dict | None, n: int) -> list[np.ndarray] | None:
-    if not state:
-        return None
-    if state_in:
-        return [np.asarray(state_in[s["key"]]) for s in state]
-    return [np.stack([s["initial"]] * n) for s in state]
+def _compute(policy: Any, obs: np.ndarray, state: list[dict], state_in: dict | None) -> tuple:
+    """policy.compute_actions_from_input_dict with explore=False and optional state.
+
+    The input-dict form is used because RLlib 2.60's tf2 eager policies mishandle
+    compute_actions(state_batches=...) for LSTMs; state_in_<i> + seq_lens work.
+    """
+    from ray.rllib.policy.sample_batch import SampleBatch
+
+    batch = {"obs": obs}
+    for i, entry in enumerate(state):
+        value = state_in[entry["key"]] if state_in else np.stack([entry["initial"]] * len(obs))
+        batch[f"state_in_{i}"] = np.asarray(value)
+    if state:
+        batch["seq_lens"] = np.ones(len(obs), np.int32)
+    return policy.compute_actions_from_input_dict(SampleBatch(batch), explore=False)
 
 
 def _target(algo: Any, policy_id: str) -> PolicyTarget:
@@ -91,17 +100,11 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
         config.clip_actions,
     )
     probe = [pre.raw_space.sample() for _ in range(2)]
-    _, _, extra = policy.compute_actions(
-        pre.apply_rllib(probe), state_batches=_state_batches(state, None, 2), explore=False
-    )
+    _, _, extra = _compute(policy, pre.apply_rllib(probe), state, None)
     raw_outputs = [k for k in (ACTION_DIST_INPUTS, VF_PREDS) if k in extra]
 
     def reference(obs: list, state_in: dict | None = None) -> dict[str, np.ndarray]:
-        actions, state_out, fetches = policy.compute_actions(
-            pre.apply_rllib(obs),
-            state_batches=_state_batches(state, state_in, len(obs)),
-            explore=False,
-        )
+        actions, state_out, fetches = _compute(policy, pre.apply_rllib(obs), state, state_in)
         result = {"action": _postprocess_like_rllib(np.asarray(actions), policy, config)}
         for key in raw_outputs:
             result[key] = np.asarray(fetches[key])
