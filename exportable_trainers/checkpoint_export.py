@@ -127,3 +127,21 @@ def export_algorithm(
             caches.setdefault(policy_id, {}),
         )
     return manifests
+
+
+def preflight(algo: Any, options: ExportOptions, caches: dict[str, dict[str, Any]]) -> list[str]:
+    """Describe every selected policy and build its exporter, writing nothing.
+
+    Returns:
+        One message per policy that cannot be exported (empty when all can).
+    """
+    from .exporters.base import exporter_for
+
+    formats = options.formats_for(framework_of(algo))
+    problems = []
+    for policy_id, build in collect_target_builders(algo, options.policies).items():
+        try:
+            exporter_for(build(), caches.setdefault(policy_id, {})).check(formats)
+        except Exception as exc:
+            problems.append(f"policy {policy_id!r}: {type(exc).__name__}: {exc}")
+    return problems

@@ -73,11 +73,29 @@ class ExportingMixin:
             # RLlib ships self.config (not this copy of it) to its workers.
             prepare_algorithm_config(getattr(self, "config", None) or config)
         super().setup(config)
-        if self._export_options.policies is not None:
-            from .targets import policy_ids, select_policy_ids
+        self._preflight()
 
+    def _preflight(self) -> None:
+        """Find, at build time, every policy that could not be exported.
+
+        Unknown policy ids always raise. Other problems raise under
+        on_error="raise" and are logged once under "warn" (each checkpoint's
+        manifest then records them again).
+        """
+        from .checkpoint_export import preflight
+        from .targets import policy_ids, select_policy_ids
+
+        options = self._export_options
+        if options.policies is not None:
             available, trained = policy_ids(self)
-            select_policy_ids(available, trained, self._export_options.policies)
+            select_policy_ids(available, trained, options.policies)
+        problems = preflight(self, options, self._export_caches)
+        if not problems:
+            return
+        message = f"{type(self).__name__} cannot export every policy: " + "; ".join(problems)
+        if options.on_error == "raise":
+            raise InvalidOptionError(message)
+        logger.warning("exportable_trainers: %s", message)
 
     def save_checkpoint(self, checkpoint_dir: str) -> Any:
         """Write RLlib's checkpoint, then the exports into ``<checkpoint_dir>/export``."""

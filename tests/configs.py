@@ -65,3 +65,19 @@ def spaces_config(
     elif mean_std:
         config = config.env_runners(observation_filter="MeanStdFilter")
     return config
+
+
+def two_players(agent_id, *args, **kwargs) -> str:
+    """Policy mapping of the user's two-player game: no default_policy."""
+    return ("player_red", "player_blue")[int(agent_id) % 2]
+
+
+def two_player_config(stack: str, framework: str = "torch"):
+    """PPO on RLlib's MultiAgentCartPole with policies player_red and player_blue."""
+    from ray.rllib.examples.envs.classes.multi_agent import MultiAgentCartPole
+
+    return (
+        ppo_config("CartPole-v1", stack, framework)
+        .environment(MultiAgentCartPole, env_config={"num_agents": 2})
+        .multi_agent(policies={"player_red", "player_blue"}, policy_mapping_fn=two_players)
+    )

@@ -61,9 +61,44 @@ def new_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str
     }
 
 
+def module_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, np.ndarray]:
+    """RLlib's RLModule API on a batch: forward_inference, the inference distribution's
+    deterministic sample, unsquash / clip; values and Q-values where the module has them.
+
+    Used where no single-agent env runner exists (multi-agent, offline algorithms).
+    """
+    import torch
+    from ray.rllib.core.rl_module.apis import QNetAPI, ValueFunctionAPI
+    from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
+
+    learner_module = algo.learner_group._learner.module[policy_id]
+    module = algo.get_module(policy_id) or learner_module
+    obs = torch.as_tensor(np.stack([np.asarray(o) for o in observations]))
+    result = {}
+    with torch.no_grad():
+        out = module.forward_inference({"obs": obs})
+        if "action_dist_inputs" in out:
+            dist = module.get_inference_action_dist_cls().from_logits(out["action_dist_inputs"])
+            actions = dist.to_deterministic().sample().numpy()
+            result["action_dist_inputs"] = out["action_dist_inputs"].numpy()
+        else:
+            actions = out["actions"].numpy()
+        if isinstance(learner_module, ValueFunctionAPI):
+            result["vf_preds"] = learner_module.compute_values({"obs": obs}).numpy()
+        if isinstance(learner_module, QNetAPI) and "action_dist_inputs" not in out:
+            result["q_values"] = learner_module.compute_q_values({"obs": obs})["qf_preds"].numpy()
+    space = learner_module.action_space
+    if algo.config.normalize_actions:
+        actions = unsquash_action(actions, space)
+    elif algo.config.clip_actions:
+        actions = clip_action(actions, space)
+    result["action"] = actions
+    return result
+
+
 def old_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, np.ndarray]:
     """Algorithm.compute_single_action(explore=False) per observation, with env-runner post-processing."""
-    actions, dist_inputs, values = [], [], []
+    actions, extras = [], []
     for obs in observations:
         action, _, extra = algo.compute_single_action(
             obs,
@@ -74,20 +109,22 @@ def old_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str
             clip_action=algo.config.clip_actions,
         )
         actions.append(action)
-        dist_inputs.append(extra["action_dist_inputs"])
-        values.append(extra["vf_preds"])
-    return {
-        "action": np.stack([np.asarray(a) for a in actions]),
-        "action_dist_inputs": np.stack(dist_inputs),
-        "vf_preds": np.asarray(values),
-    }
+        extras.append(extra)
+    result = {"action": np.stack([np.asarray(a) for a in actions])}
+    for key in ("action_dist_inputs", "vf_preds"):
+        if key in extras[0]:
+            result[key] = np.asarray([e[key] for e in extras])
+    return result
 
 
 def live_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, np.ndarray]:
     """RLlib's explore=False outputs on either API stack."""
-    if algo.config.enable_rl_module_and_learner:
+    if not algo.config.enable_rl_module_and_learner:
+        return old_stack_outputs(algo, policy_id, observations)
+    runner = getattr(algo, "env_runner", None)
+    if runner is not None and not algo.config.is_multi_agent and hasattr(runner, "_env_to_module"):
         return new_stack_outputs(algo, policy_id, observations)
-    return old_stack_outputs(algo, policy_id, observations)
+    return module_outputs(algo, policy_id, observations)
 
 
 def assert_close(live: dict, exported: dict, atol: float, names: list[str] | None = None) -> None:

@@ -144,3 +144,25 @@ def test_model_without_keras_model_gets_a_clear_error_for_keras_formats(
         assert not (tmp_path / "h5" / "export" / "default_policy").exists()
     finally:
         algo.stop()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_impossible_keras_format_is_named_when_the_algorithm_is_built(
+    framework, ray_session, caplog
+):
+    from ray.rllib.algorithms.ppo import PPO
+
+    from exportable_trainers import InvalidOptionError, make_exporting
+    from tests import tf_models
+
+    tf_models.register()
+    config = ppo_config("CartPole-v1", "old", framework).training(
+        model={"custom_model": "no_keras_model", "vf_share_layers": True}
+    )
+    with pytest.raises(InvalidOptionError, match=r"NoKerasModel holds no Keras model"):
+        make_exporting(PPO, formats=["h5"], on_error="raise")(config=config)
+    algo = make_exporting(PPO, formats=["h5", "onnx"], on_error="warn")(config=config)
+    try:
+        assert "NoKerasModel holds no Keras model" in caplog.text
+    finally:
+        algo.stop()

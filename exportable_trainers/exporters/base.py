@@ -48,6 +48,10 @@ class FrameworkExporter(ABC):
         """The tensors a weights-only format must hold (numpy), if any."""
         return None
 
+    def check(self, formats: tuple[str, ...]) -> None:
+        """Raise now if one of ``formats`` cannot be written for this policy."""
+        return None  # every format of the framework can be written unless overridden
+
 
 def exporter_for(target: PolicyTarget, cache: dict[str, Any]) -> FrameworkExporter:
     """The exporter of the target's framework path."""

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-# Whether the network's first output (what the action head reads) is also a raw
-# output: distribution inputs are; actions a module computed itself are not.
-RAW_FROM_STACK = {"direct": False}
-
 
 def leaf_encoders(step: dict) -> list[tuple[str, list[int], list[int]]]:
     """(kind, one-hot sizes, index starts) of each leaf of a ``flatten`` step."""

@@ -100,6 +100,10 @@ class TfExporter(FrameworkExporter):
             self._keras = (config, weights, entry)
         return self._keras
 
+    def check(self, formats: tuple[str, ...]) -> None:
+        if {"h5", "keras"} & set(formats):
+            self._keras_bundle()
+
     def network(self) -> dict | None:
         try:
             return self._keras_bundle()[2]

@@ -110,6 +110,9 @@ def policy_step(
         dist_inputs, state_out = model(input_dict, list(states), seq_lens)
     else:
         dist_inputs, state_out = model(input_dict, [], None)
+    if hasattr(model, "get_action_model_outputs"):
+        # SAC-style models return an embedding; the policy head is separate.
+        dist_inputs, _ = model.get_action_model_outputs(dist_inputs)
     outputs = [action_head(dist_inputs, target.action)]
     for name in target.raw_outputs:
         if name == "action_dist_inputs":

@@ -14,11 +14,7 @@ from torch import nn
 
 from ..exceptions import InvalidOptionError
 from ..recurrent import nest_state, pick_state
-from .graph_common import (
-    RAW_FROM_STACK,
-    leaf_encoders,
-    mean_std_constants,
-)
+from .graph_common import leaf_encoders, mean_std_constants
 
 
 def cpu_copy(module: nn.Module) -> nn.Module:
@@ -170,16 +166,16 @@ class RLModuleNet(nn.Module):
 
     Args:
         module: CPU copy of the learner's RLModule.
-        raw_outputs: Names to return, e.g. ["action_dist_inputs", "vf_preds"].
+        names: Outputs to return, the action head's input first: any of
+            "action_dist_inputs", "actions", "vf_preds", "q_values".
         state_keys: Dotted keys of the recurrent state (empty when stateless).
     """
 
-    def __init__(self, module: nn.Module, raw_outputs: list[str], state_keys: list[str]) -> None:
+    def __init__(self, module: nn.Module, names: list[str], state_keys: list[str]) -> None:
         super().__init__()
         self.module = module
-        self.raw_outputs = list(raw_outputs)
+        self.names = list(names)
         self.state_keys = list(state_keys)
-        self.direct_actions = "action_dist_inputs" not in raw_outputs
 
     def forward(self, obs: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.state_keys:
@@ -187,18 +183,19 @@ class RLModuleNet(nn.Module):
             batch = {"obs": obs.unsqueeze(1), "state_in": nest_state(self.state_keys, list(states))}
         else:
             batch = {"obs": obs}
-        out = self.module.forward_inference(batch)
+        out = {}
+        if {"action_dist_inputs", "actions"} & set(self.names) or self.state_keys:
+            out = self.module.forward_inference(batch)
 
         def step(t: torch.Tensor) -> torch.Tensor:
             return t[:, 0] if self.state_keys else t
 
-        head_input = out["actions"] if self.direct_actions else out["action_dist_inputs"]
-        results = [step(head_input)]
-        for name in self.raw_outputs:
-            if name == "action_dist_inputs":
-                continue
+        results = []
+        for name in self.names:
             if name == "vf_preds":
                 results.append(step(self.module.compute_values(batch)))
+            elif name == "q_values":
+                results.append(step(self.module.compute_q_values(batch)["qf_preds"]))
             else:
                 results.append(step(out[name]))
         if self.state_keys:
@@ -220,6 +217,8 @@ class ModelV2Net(nn.Module):
         self.model = model
         self.raw_outputs = list(raw_outputs)
         self.n_state = n_state
+        # SAC-style models return an embedding; the policy head is separate.
+        self.action_head = hasattr(model, "get_action_model_outputs")
 
     def forward(self, obs: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         input_dict = {"obs": obs, "obs_flat": obs, "is_training": False}
@@ -229,6 +228,8 @@ class ModelV2Net(nn.Module):
             logits, state_out = self.model(input_dict, list(states), seq_lens)
         else:
             logits, state_out = self.model(input_dict, [], None)
+        if self.action_head:
+            logits, _ = self.model.get_action_model_outputs(logits)
         results = [logits]
         if "vf_preds" in self.raw_outputs:
             results.append(self.model.value_function())
@@ -279,11 +280,10 @@ def build_policy_graph(target: Any, network_copy: nn.Module) -> PolicyGraph:
     n_leaves = len(observation_leaves(target.observation_space))
     encoder = ObservationEncoder(target.preprocessing, n_leaves)
     if target.api_stack == "new":
-        net: nn.Module = RLModuleNet(
-            network_copy, target.raw_outputs, [s["key"] for s in target.state]
-        )
+        names = [target.head_input] + [n for n in target.raw_outputs if n != target.head_input]
+        net: nn.Module = RLModuleNet(network_copy, names, [s["key"] for s in target.state])
     else:
         net = ModelV2Net(network_copy, target.raw_outputs, len(target.state))
-    keep_first = RAW_FROM_STACK.get(target.action["distribution"], True)
+    keep_first = target.head_input != "actions"
     graph = PolicyGraph(encoder, net, ActionHead(target.action), keep_first, n_leaves)
     return graph.eval()

@@ -30,13 +30,17 @@ class PolicyTarget:
         model_observation_space: The space of what the network itself receives.
         preprocessing: Steps from raw observation to network input, as data.
         action: Action spec (see :mod:`exportable_trainers.actions`).
-        raw_outputs: Names of the network outputs kept beside ``action``.
+        raw_outputs: Names of the network outputs kept beside ``action``
+            (``action_dist_inputs``, ``vf_preds``, ``q_values``).
         network: Live handle the framework exporter reads (module, model, policy).
         reference: Maps (raw observations, recurrent state or None) to RLlib's own
             outputs (``action``, each raw output, ``state_out.<key>``) as numpy arrays.
         details: Extra facts for the manifest (module / model class, ...).
         state: Recurrent state entries: ``{"key", "shape", "dtype", "initial"}``
             (per-sample shape, initial value as an array); empty when stateless.
+        head_input: The output the action head reads: ``action_dist_inputs``,
+            ``q_values`` (greedy argmax, DQN) or ``actions`` (a module that
+            only returns actions; then not a raw output).
     """
 
     policy_id: str
@@ -52,6 +56,7 @@ class PolicyTarget:
     reference: Callable[[list, dict | None], dict[str, np.ndarray]]
     details: dict = field(default_factory=dict)
     state: list[dict] = field(default_factory=list)
+    head_input: str = "action_dist_inputs"
 
 
 def is_new_api_stack(algo: Any) -> bool:

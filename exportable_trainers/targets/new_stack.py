@@ -15,6 +15,7 @@ from .preprocessing import new_stack_preprocessing
 ACTION_DIST_INPUTS = "action_dist_inputs"
 ACTIONS = "actions"
 VF_PREDS = "vf_preds"
+Q_VALUES = "q_values"  # RLlib's "qf_preds" of a QNetAPI module (DQN)
 
 
 def _learner_call(algo: Any, fn: Callable[[Any], Any]) -> Any:
@@ -60,6 +61,14 @@ def _has_values(module: Any) -> bool:
     return isinstance(module, ValueFunctionAPI)
 
 
+def _has_q_values(module: Any) -> bool:
+    """A Q-network whose Q-values need only the observation (discrete actions)."""
+    from gymnasium import spaces
+    from ray.rllib.core.rl_module.apis import QNetAPI
+
+    return isinstance(module, QNetAPI) and isinstance(module.action_space, spaces.Discrete)
+
+
 def _env_action_space(algo: Any, module: Any) -> Any:
     return module.action_space
 
@@ -84,19 +93,26 @@ def _target(algo: Any, module_id: str, module: Any) -> PolicyTarget:
     action_space = _env_action_space(algo, module)
     state = _state_entries(module)
     out_probe = _probe_outputs(module, pre.model_space, state)
-    direct_actions = ACTION_DIST_INPUTS not in out_probe and ACTIONS in out_probe
-    if direct_actions:
+    if ACTION_DIST_INPUTS in out_probe:
+        head, dist_cls = ACTION_DIST_INPUTS, module.get_inference_action_dist_cls()
+    elif _has_q_values(module):
+        # DQN: forward_inference returns only the argmax; RLlib takes it from a
+        # categorical distribution over the Q-values, exported as q_values.
+        head, dist_cls = Q_VALUES, module.get_exploration_action_dist_cls()
+    elif ACTIONS in out_probe:
+        head, dist_cls = ACTIONS, None
+    else:
+        raise InvalidOptionError(
+            f"module {module_id!r} ({type(module).__name__}): forward_inference returns neither "
+            f"'{ACTION_DIST_INPUTS}' nor '{ACTIONS}'; there is no action to export"
+        )
+    if dist_cls is None:
         spec = _direct_action_spec(action_space, config)
-        raw_outputs = []
     else:
         spec = action_spec(
-            module.get_inference_action_dist_cls(),
-            action_space,
-            "new",
-            config.normalize_actions,
-            config.clip_actions,
+            dist_cls, action_space, "new", config.normalize_actions, config.clip_actions
         )
-        raw_outputs = [ACTION_DIST_INPUTS]
+    raw_outputs = [] if head == ACTIONS else [head]
     if _has_values(module):
         raw_outputs.append(VF_PREDS)
 
@@ -119,6 +135,7 @@ def _target(algo: Any, module_id: str, module: Any) -> PolicyTarget:
         reference=reference,
         details={"module_class": f"{type(module).__module__}.{type(module).__qualname__}"},
         state=state,
+        head_input=head,
     )
 
 
@@ -224,6 +241,8 @@ def _reference(
             result[ACTION_DIST_INPUTS] = squeeze(out[ACTION_DIST_INPUTS]).numpy()
         if VF_PREDS in raw_outputs:
             result[VF_PREDS] = squeeze(module.compute_values(batch)).numpy()
+        if Q_VALUES in raw_outputs:
+            result[Q_VALUES] = squeeze(module.compute_q_values(batch)["qf_preds"]).numpy()
         for key, value in flatten_state(out.get("state_out", {})):
             result[output_name(key)] = value.numpy()
     return result
