@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 RUN_DIR ?= demo_results
 
-.PHONY: venv test test-tf1 demo bench lint docs matrix clean
+.PHONY: venv test demo bench lint docs matrix clean
 
 $(STAMP): setup.cfg constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ venv: $(STAMP)
 test: venv
 	$(PY) -m pytest -m "not tf1"
 	$(PY) -m pytest -m tf1
+
+# Regenerate docs/compatibility.md from a run of the algorithm matrix tests.
+MATRIX_DIR := build/matrix
+matrix: venv
+	rm -rf $(MATRIX_DIR)
+	EXPORTABLE_TRAINERS_MATRIX_DIR=$(MATRIX_DIR) $(PY) -m pytest tests/test_matrix.py -m "not tf1"
+	EXPORTABLE_TRAINERS_MATRIX_DIR=$(MATRIX_DIR) $(PY) -m pytest tests/test_matrix.py -m tf1
+	$(PY) tools/render_compatibility.py $(MATRIX_DIR) docs/compatibility.md
 
 demo: venv
 	rm -rf $(RUN_DIR)

@@ -11,6 +11,20 @@ from typing import Any
 import numpy as np
 
 
+def learner_module(algo: Any, policy_id: str) -> Any:
+    """The learner's RLModule (a CPU copy when the learner runs in another process)."""
+    group = algo.learner_group
+    if group.is_local:
+        return group._learner.module[policy_id]
+
+    def fetch(learner, _pid=policy_id):
+        import copy
+
+        return copy.deepcopy(learner.module[_pid]).to("cpu")
+
+    return next(iter(group.foreach_learner(fetch))).get()
+
+
 def new_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, np.ndarray]:
     """One step of RLlib's own env runner machinery on one-step episodes.
 
@@ -45,7 +59,7 @@ def new_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str
         )
         to_env = runner.module.forward_inference(to_module)
         dist_inputs = to_env["action_dist_inputs"].numpy().copy()
-        values = algo.learner_group._learner.module[policy_id].compute_values(to_module)
+        values = learner_module(algo, policy_id).compute_values(to_module)
         to_env = module_to_env(
             rl_module=runner.module,
             batch=to_env,
@@ -62,17 +76,19 @@ def new_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str
 
 
 def module_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, np.ndarray]:
-    """RLlib's RLModule API on a batch: forward_inference, the inference distribution's
-    deterministic sample, unsquash / clip; values and Q-values where the module has them.
+    """RLlib's RLModule API on the learner's module: forward_inference, the inference
+    distribution's deterministic sample, unsquash / clip; values and Q-values where the
+    module has them.
 
-    Used where no single-agent env runner exists (multi-agent, offline algorithms).
+    The learner holds the current weights; env runners of asynchronous algorithms
+    (APPO, IMPALA) may still act with an older copy. Used for multi-agent, offline
+    and asynchronous algorithms.
     """
     import torch
     from ray.rllib.core.rl_module.apis import QNetAPI, ValueFunctionAPI
     from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
 
-    learner_module = algo.learner_group._learner.module[policy_id]
-    module = algo.get_module(policy_id) or learner_module
+    learner = module = learner_module(algo, policy_id)
     obs = torch.as_tensor(np.stack([np.asarray(o) for o in observations]))
     result = {}
     with torch.no_grad():
@@ -83,11 +99,11 @@ def module_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, n
             result["action_dist_inputs"] = out["action_dist_inputs"].numpy()
         else:
             actions = out["actions"].numpy()
-        if isinstance(learner_module, ValueFunctionAPI):
-            result["vf_preds"] = learner_module.compute_values({"obs": obs}).numpy()
-        if isinstance(learner_module, QNetAPI) and "action_dist_inputs" not in out:
-            result["q_values"] = learner_module.compute_q_values({"obs": obs})["qf_preds"].numpy()
-    space = learner_module.action_space
+        if isinstance(learner, ValueFunctionAPI):
+            result["vf_preds"] = learner.compute_values({"obs": obs}).numpy()
+        if isinstance(learner, QNetAPI) and "action_dist_inputs" not in out:
+            result["q_values"] = learner.compute_q_values({"obs": obs})["qf_preds"].numpy()
+    space = learner.action_space
     if algo.config.normalize_actions:
         actions = unsquash_action(actions, space)
     elif algo.config.clip_actions:

@@ -1,0 +1,272 @@
+"""The RLlib algorithm matrix: algorithm x API stack x framework x format.
+
+Every cell trains for two iterations with make_exporting(...), saves a checkpoint
+and round-trips each format in the Ray-free worker against the live policy
+(atol=1e-5). A cell RLlib itself cannot run is recorded as such only after the
+same config fails without exportable_trainers too. With
+EXPORTABLE_TRAINERS_MATRIX_DIR set, each result is written there as JSON lines;
+`make matrix` renders them into docs/compatibility.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from exportable_trainers.formats import DEFAULT_FORMATS, FORMATS
+from exportable_trainers.manifest import EXPORT_DIRNAME, read_manifest
+from tests.live import live_outputs, module_outputs
+
+pytestmark = pytest.mark.slow
+ATOL = 1e-5
+NEW_STACK = ["PPO", "APPO", "IMPALA", "DQN", "SAC", "MARWIL"]
+OLD_STACK = ["PPO", "APPO", "IMPALA", "SAC"]
+CELLS = (
+    [("new", "torch", a) for a in NEW_STACK]
+    + [("old", fw, a) for fw in ("torch", "tf2", "tf") for a in OLD_STACK]
+    + [("old", "torch", "DQN")]  # shown for completeness: RLlib 2.60 cannot build it
+)
+REGISTERED = [
+    "APPO",
+    "BC",
+    "CQL",
+    "DQN",
+    "DreamerV3",
+    "IMPALA",
+    "IQL",
+    "MARWIL",
+    "PPO",
+    "SAC",
+]  # ray.rllib.algorithms.registry.ALGORITHMS in Ray 2.60 (checked by a test below)
+ALL_FORMATS = {
+    fw: tuple(n for n, f in FORMATS.items() if fw in f.frameworks) for fw in DEFAULT_FORMATS
+}
+
+
+def _record(**row) -> None:
+    out = os.environ.get("EXPORTABLE_TRAINERS_MATRIX_DIR")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        with open(Path(out) / f"{os.getpid()}.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+@pytest.fixture(scope="session")
+def offline_data(ray_session, tmp_path_factory) -> str:
+    """A small CartPole dataset recorded by PPO, for the offline algorithm."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    out = tmp_path_factory.mktemp("offline")
+    config = (
+        PPOConfig()
+        .environment("CartPole-v1")
+        .env_runners(num_env_runners=0)
+        .training(train_batch_size_per_learner=256, minibatch_size=64, num_epochs=1)
+        .offline_data(output=str(out), output_write_episodes=False)
+    )
+    algo = config.build_algo()
+    algo.train()
+    algo.stop()
+    (data,) = [p for p in out.iterdir() if p.is_dir()]
+    return f"local://{data}"
+
+
+def _config(name: str, stack: str, framework: str, offline_data: str | None):
+    from ray.rllib.algorithms.registry import ALGORITHMS
+
+    _, config = ALGORITHMS[name]()
+    env = "Pendulum-v1" if name == "SAC" else "CartPole-v1"
+    config = config.framework(framework).env_runners(num_env_runners=0, rollout_fragment_length=32)
+    config = config.reporting(min_time_s_per_iteration=1)
+    if stack == "old":
+        config = config.api_stack(
+            enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False
+        )
+    batch = {"train_batch_size": 128} if stack == "old" else {"train_batch_size_per_learner": 64}
+    if name == "MARWIL":
+        spaces = gym.make(env)
+        return (
+            config.environment(
+                observation_space=spaces.observation_space, action_space=spaces.action_space
+            )
+            .offline_data(input_=[offline_data], dataset_num_iters_per_learner=1)
+            .training(**batch)
+        )
+    config = config.environment(env)
+    if name == "PPO":
+        return config.training(minibatch_size=64, num_epochs=1, **batch)
+    if name in ("DQN", "SAC"):
+        config = config.training(num_steps_sampled_before_learning_starts=64, **batch)
+        if stack == "old":
+            config = config.training(
+                replay_buffer_config={
+                    "type": "MultiAgentPrioritizedReplayBuffer",
+                    "capacity": 10000,
+                }
+            )
+        return config
+    if stack == "old":  # APPO, IMPALA: their old-stack defaults ask for a GPU
+        config = config.resources(num_gpus=0).learners(num_gpus_per_learner=0)
+    return config.training(**batch)
+
+
+def _runs_without_us(name: str, config) -> str | None:
+    """None if plain RLlib builds and trains the config, else its error."""
+    from ray.rllib.algorithms.registry import ALGORITHMS
+
+    cls, _ = ALGORITHMS[name]()
+    try:
+        algo = cls(config=config)
+    except Exception as e:
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    try:
+        algo.train()
+        algo.train()
+        return None
+    except Exception as e:
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    finally:
+        algo.stop()
+
+
+def _observations(space, n: int = 64) -> list:
+    space.seed(0)
+    return [space.sample() for _ in range(n)]
+
+
+def _weights(algo, policy_id: str) -> dict:
+    if algo.config.enable_rl_module_and_learner:
+        return algo.learner_group.get_weights()[policy_id]
+    return {
+        k: v.detach().cpu().numpy()
+        for k, v in algo.get_policy(policy_id).model.state_dict().items()
+    }
+
+
+@pytest.mark.parametrize(
+    "stack, framework, name",
+    [
+        pytest.param(*cell, marks=[pytest.mark.tf1] if cell[1] == "tf" else [], id="-".join(cell))
+        for cell in CELLS
+    ],
+)
+def test_algorithm_matrix_cell(
+    stack, framework, name, ray_session, rayfree, offline_data, tmp_path
+):
+    from ray.rllib.algorithms.registry import ALGORITHMS
+
+    from exportable_trainers import make_exporting
+    from exportable_trainers.spaces import space_from_dict
+
+    cls, _ = ALGORITHMS[name]()
+    formats = ALL_FORMATS[framework]
+    cell = {"algorithm": name, "stack": stack, "framework": framework}
+    config = _config(name, stack, framework, offline_data)
+    try:
+        algo = make_exporting(cls, formats=formats, on_error="warn")(config=config)
+        # Two iterations: RLlib reports a learner thread that died in the
+        # background (old-stack APPO / IMPALA on tf2) only at the next train().
+        algo.train()
+        algo.train()
+    except Exception as ours:
+        plain = _runs_without_us(name, _config(name, stack, framework, offline_data))
+        assert plain is not None, (
+            f"plain RLlib runs {name}, with exportable_trainers it fails: {ours!r}"
+        )
+        for fmt in formats:
+            _record(
+                **cell, format=fmt, status="rllib", detail=f"RLlib 2.60 cannot train it ({plain})"
+            )
+        return
+    try:
+        checkpoint = Path(algo.save(str(tmp_path / uuid.uuid4().hex)).checkpoint.path)
+        for export_dir in sorted((checkpoint / EXPORT_DIRNAME).iterdir()):
+            manifest = read_manifest(export_dir)
+            policy_id = manifest["policy_id"]
+            observations = _observations(space_from_dict(manifest["observation_space"]))
+            if stack == "new":
+                live = module_outputs(algo, policy_id, observations)
+            else:
+                live = live_outputs(algo, policy_id, observations)
+            for fmt in formats:
+                if fmt not in manifest["files"]:
+                    reason = manifest["errors"].get(fmt)
+                    assert reason, f"{fmt} missing from the export with no reason recorded"
+                    _record(
+                        **cell, format=fmt, status="unsupported", detail=reason.split(": ", 1)[-1]
+                    )
+                    continue
+                if FORMATS[fmt].whole_policy or fmt in ("h5", "keras"):
+                    feeds = {"obs": np.stack(observations)}
+                    got = rayfree.run(export_dir, fmt, feeds, mode="load_policy")
+                    names = [k for k in live if k in got]
+                    assert "action" in names
+                    diff = 0.0
+                    for key in names:
+                        want, have = np.asarray(live[key]), np.asarray(got[key])
+                        assert have.shape == want.shape, (fmt, key, have.shape, want.shape)
+                        if want.dtype.kind in "iu":
+                            np.testing.assert_array_equal(have, want, err_msg=f"{fmt} {key}")
+                        else:
+                            np.testing.assert_allclose(
+                                have, want, rtol=0, atol=ATOL, err_msg=f"{fmt} {key}"
+                            )
+                            diff = max(diff, float(np.abs(have - want).max()))
+                    detail = f"outputs {', '.join(names)}; max abs diff {diff:.1e}"
+                else:
+                    from safetensors.numpy import load_file
+
+                    stored = load_file(str(export_dir / manifest["files"][fmt]["path"]))
+                    weights = _weights(algo, policy_id)
+                    assert set(stored) == set(weights)
+                    for key, value in weights.items():
+                        np.testing.assert_array_equal(stored[key], value, err_msg=key)
+                    detail = f"{len(weights)} tensors equal the live weights"
+                _record(**cell, format=fmt, status="verified", detail=detail)
+    finally:
+        algo.stop()
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_make_exporting_accepts_every_registered_algorithm(name):
+    from ray.rllib.algorithms.registry import ALGORITHMS
+
+    assert sorted(ALGORITHMS) == REGISTERED
+
+    from exportable_trainers import ExportingMixin, make_exporting
+
+    cls = make_exporting(name)
+    assert cls.__name__ == f"Exporting{ALGORITHMS[name]()[0].__name__}"
+    assert issubclass(cls, ExportingMixin)
+
+
+def test_unexportable_algorithm_is_named_at_build_time(ray_session):
+    from ray.rllib.algorithms.registry import ALGORITHMS
+
+    from exportable_trainers import InvalidOptionError, make_exporting
+
+    cls, config = ALGORITHMS["DreamerV3"]()
+    config = (
+        config.environment("CartPole-v1")
+        .env_runners(num_env_runners=0)
+        .training(model_size="XS", training_ratio=1, batch_size_B=2, batch_length_T=4, horizon_H=3)
+    )
+    with pytest.raises(
+        InvalidOptionError, match=r"ExportingDreamerV3 cannot export.*AddIsFirstsToBatch"
+    ):
+        make_exporting(cls, on_error="raise")(config=config)
+    for fmt in ALL_FORMATS["torch"]:
+        _record(
+            algorithm="DreamerV3",
+            stack="new",
+            framework="torch",
+            format=fmt,
+            status="unsupported",
+            detail="its env-to-module connector AddIsFirstsToBatch has no graph equivalent (refused at build time)",
+        )
