@@ -21,6 +21,7 @@ from .formats import FORMATS
 from .manifest import PROTOCOL, file_record, write_manifest
 from .options import ExportOptions
 from .preprocess import input_specs
+from .readme import README_NAME, render_readme
 from .recurrent import manifest_entry, state_inputs
 from .spaces import space_to_dict
 from .staging import remove_leftovers, staged_directory
@@ -145,6 +146,8 @@ def export_policy(
         manifest["status"] = (
             "ok" if not manifest["errors"] else "partial" if manifest["files"] else "failed"
         )
+        (staging / README_NAME).write_text(render_readme(manifest), encoding="utf-8")
+        manifest["readme"] = file_record(staging, README_NAME)
         manifest["export_seconds"] = round(time.perf_counter() - start, 4)
         write_manifest(staging, manifest)
     return manifest

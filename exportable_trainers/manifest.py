@@ -158,6 +158,11 @@ def check_file(export_dir: str | os.PathLike, manifest: dict[str, Any], fmt: str
 
 
 def check_files(export_dir: str | os.PathLike, manifest: dict[str, Any]) -> None:
-    """Check every file the manifest lists (see :func:`check_file`)."""
+    """Check every file the manifest lists, formats and README (see :func:`check_file`)."""
     for fmt in manifest["files"]:
         check_file(export_dir, manifest, fmt)
+    readme = manifest.get("readme")
+    if readme:
+        path = Path(export_dir) / readme["path"]
+        if not path.is_file() or sha256_file(path) != readme["sha256"]:
+            raise IntegrityError(f"{path} is missing or does not match its manifest")

@@ -1,0 +1,422 @@
+"""exportable-trainers: list, inspect, verify, export and evaluate policy exports.
+
+Every command but ``export`` (and ``verify --outputs``) runs without Ray.
+Errors are one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .exceptions import ExportableTrainersError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="List, inspect, verify, export and evaluate RLlib policy exports.",
+)
+# Wide tables when piped (no terminal): 140 columns; otherwise the terminal's width.
+out = Console(width=shutil.get_terminal_size((140, 24)).columns)
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_FAILURE = 1
+
+
+def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures into 'error: ...' and exit code 1, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ExportableTrainersError, OSError, ValueError, ImportError, KeyError) as e:
+            message = str(e).splitlines()[0] if str(e) else type(e).__name__
+            err.print(f"error: {message}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_FAILURE) from None
+
+    return wrapper
+
+
+def _csv(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not items:
+        raise typer.BadParameter("give at least one name, comma-separated")
+    return items
+
+
+def _episode_return(metrics: dict | None) -> float | None:
+    if not metrics:
+        return None
+    runners = metrics.get("env_runners", {})
+    for source in (runners, metrics):
+        for key in ("episode_return_mean", "episode_reward_mean"):
+            if isinstance(source.get(key), (int, float)):
+                return float(source[key])
+    return None
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root)) or "."
+    except ValueError:
+        return str(path)
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+@app.command("ls")
+@_one_line_errors
+def ls_command(
+    path: Path = typer.Argument(..., help="Experiment, trial or checkpoint directory."),
+    hashes: bool = typer.Option(True, "--hashes/--no-hashes", help="Re-check every file's sha256."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the exports under PATH, one row per checkpoint, by training iteration."""
+    from .listing import list_exports
+
+    entries = list_exports(path, check_hashes=hashes)
+    if as_json:
+        rows = [
+            {
+                "checkpoint": str(e.checkpoint),
+                "training_iteration": e.training_iteration,
+                "env_steps": e.env_steps,
+                "episode_return_mean": _episode_return(e.metrics),
+                "policies": {
+                    pid: {
+                        "formats": p.formats,
+                        "status": p.status,
+                        "verified": p.verified,
+                        "problem": p.problem,
+                    }
+                    for pid, p in e.policies.items()
+                },
+            }
+            for e in entries
+        ]
+        out.print_json(json.dumps(rows))
+        return
+    if not entries:
+        raise ExportableTrainersError(f"no exports under {path}")
+    table = Table(title=f"Exports under {path}")
+    for column in (
+        "checkpoint",
+        "iteration",
+        "env steps",
+        "policies",
+        "formats",
+        "verified",
+        "status",
+        "return",
+    ):
+        table.add_column(column)
+    for e in entries:
+        statuses = {p.status for p in e.policies.values()}
+        verified = {p.verified for p in e.policies.values()}
+        table.add_row(
+            _relative(e.checkpoint, path),
+            _fmt(e.training_iteration),
+            _fmt(e.env_steps),
+            ", ".join(e.policy_ids),
+            ", ".join(e.formats),
+            "yes" if verified == {True} else "NO" if False in verified else "-",
+            ", ".join(sorted(statuses)),
+            _fmt(_episode_return(e.metrics)),
+        )
+    out.print(table)
+
+
+@app.command()
+@_one_line_errors
+def inspect(
+    path: Path = typer.Argument(..., help="Checkpoint, export or policy export directory."),
+    policy_id: str | None = typer.Option(None, "--policy-id", help="Only this policy."),
+    as_json: bool = typer.Option(False, "--json", help="Print the raw manifest(s)."),
+) -> None:
+    """Show what an export holds: spaces, inputs and outputs, files, verification."""
+    from .loader import find_export_dirs
+    from .manifest import read_manifest
+
+    dirs = find_export_dirs(path)
+    if policy_id is not None:
+        if policy_id not in dirs:
+            raise ExportableTrainersError(
+                f"{path} has no export of policy {policy_id!r}; it has {', '.join(map(repr, dirs))}"
+            )
+        dirs = {policy_id: dirs[policy_id]}
+    for pid, export_dir in dirs.items():
+        m = read_manifest(export_dir)
+        if as_json:
+            out.print_json(json.dumps(m))
+            continue
+        out.rule(f"[bold]{pid}[/bold]  {export_dir}")
+        out.print(
+            f"{m.get('algorithm')} · framework {m.get('framework')} · {m.get('api_stack')} API stack · "
+            f"iteration {m.get('training_iteration')} · {m.get('env_steps_sampled')} env steps · status {m['status']}"
+        )
+        out.print(f"observation space: {m['observation_space']}", markup=False)
+        out.print(f"action space: {m['action_space']}", markup=False)
+        io = Table(title="graph inputs and outputs")
+        for column in ("", "name", "shape", "dtype"):
+            io.add_column(column)
+        for kind in ("inputs", "outputs"):
+            for spec in m[kind]:
+                io.add_row(kind[:-1], spec["name"], str(spec["shape"]), spec["dtype"])
+        out.print(io)
+        steps = ", ".join(s["op"] for s in m.get("preprocessing") or []) or "none"
+        out.print(
+            f"preprocessing: {steps} · action: {m['action'].get('distribution')}, "
+            f"postprocess {m['action'].get('postprocess', {}).get('kind')}"
+        )
+        files = Table(title="files")
+        for column in ("format", "path", "bytes", "sha256", "verification"):
+            files.add_column(column)
+        for fmt, rec in m["files"].items():
+            v = (m.get("verification") or {}).get(fmt, {})
+            diffs = v.get("max_abs_diff")
+            summary = "-" if not v else ("passed" if v.get("passed") else "FAILED")
+            if isinstance(diffs, dict) and diffs:
+                summary += f" (max diff {max(diffs.values()):.1e})"
+            files.add_row(fmt, rec["path"], str(rec.get("bytes")), rec["sha256"][:12], summary)
+        out.print(files)
+        for fmt, error in (m.get("errors") or {}).items():
+            out.print(f"[red]{fmt} failed:[/red] {error}", highlight=False)
+
+
+@app.command()
+@_one_line_errors
+def verify(
+    path: Path = typer.Argument(..., help="Experiment, trial or checkpoint directory."),
+    outputs: bool | None = typer.Option(
+        None,
+        "--outputs/--no-outputs",
+        help="Also restore each checkpoint with RLlib and compare outputs (default: when Ray is installed).",
+    ),
+) -> None:
+    """Re-check every export's file hashes and, where possible, its outputs."""
+    from .listing import list_exports
+
+    entries = list_exports(path, check_hashes=True)
+    if not entries:
+        raise ExportableTrainersError(f"no exports under {path}")
+    if outputs is None:
+        outputs = importlib.util.find_spec("ray") is not None
+    bad = 0
+    for e in entries:
+        for p in e.policies.values():
+            if p.status == "corrupt":
+                bad += 1
+                out.print(f"[red]CORRUPT[/red] {p.export_dir}: {p.problem}", highlight=False)
+            else:
+                out.print(
+                    f"[green]hashes ok[/green] {p.export_dir} ({', '.join(p.formats)})",
+                    highlight=False,
+                )
+        if outputs and all(p.status != "corrupt" for p in e.policies.values()):
+            from .reverify import verify_against_checkpoint
+
+            for (pid, fmt), result in verify_against_checkpoint(e.checkpoint).items():
+                diff = max(result["max_abs_diff"].values(), default=0.0)
+                if result["passed"]:
+                    out.print(
+                        f"[green]outputs ok[/green] {e.checkpoint.name}/{pid} {fmt} (max diff {diff:.1e})"
+                    )
+                else:
+                    bad += 1
+                    out.print(
+                        f"[red]OUTPUTS DIFFER[/red] {e.checkpoint.name}/{pid} {fmt}: {'; '.join(result['problems'])}"
+                    )
+    if bad:
+        err.print(f"error: {bad} problem(s) found", highlight=False)
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _already_exported(
+    checkpoint: Path, formats: tuple[str, ...] | None, policies: tuple[str, ...] | None
+) -> bool:
+    from .listing import list_exports
+
+    entries = [e for e in list_exports(checkpoint) if e.checkpoint == checkpoint]
+    if not entries:
+        return False
+    exports = entries[0].policies
+    wanted = policies or tuple(exports)
+    if not all(pid in exports and exports[pid].status == "ok" for pid in wanted):
+        return False
+    if formats is None:
+        return True
+    from .formats import ALIASES
+
+    return all(
+        any(
+            f in exports[pid].formats
+            or (f in ALIASES and set(ALIASES[f].values()) & set(exports[pid].formats))
+            for f in formats
+        )
+        for pid in wanted
+    )
+
+
+@app.command()
+@_one_line_errors
+def export(
+    checkpoints: list[Path] = typer.Argument(
+        ..., help="RLlib checkpoint directories (plain RLlib or exportable_trainers)."
+    ),
+    formats: str | None = typer.Option(
+        None, "--formats", help="Comma-separated formats; default: the framework's."
+    ),
+    policies: str | None = typer.Option(
+        None, "--policies", help="Comma-separated policy ids; default: every trained one."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace existing exports."),
+) -> None:
+    """Add exports to checkpoints written earlier (needs Ray). Idempotent."""
+    from .options import ExportOptions
+
+    options = ExportOptions(formats=_csv(formats), policies=_csv(policies), on_error="warn")
+    todo = []
+    for checkpoint in checkpoints:
+        if not (checkpoint / "rllib_checkpoint.json").is_file():
+            raise ExportableTrainersError(
+                f"{checkpoint} is not an RLlib checkpoint (no rllib_checkpoint.json)"
+            )
+        if not force and _already_exported(checkpoint, options.formats, options.policies):
+            out.print(f"already exported: {checkpoint} (use --force to replace)", highlight=False)
+        else:
+            todo.append(checkpoint)
+    if not todo:
+        return
+    failed = _export_checkpoints(todo, options)
+    if failed:
+        err.print(f"error: {failed} policy export(s) failed", highlight=False)
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _export_checkpoints(checkpoints: list[Path], options: Any) -> int:
+    if importlib.util.find_spec("tf_keras") is not None:
+        from .tf_setup import ensure_legacy_keras
+
+        ensure_legacy_keras()  # before RLlib imports TensorFlow
+    import ray
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    from .checkpoint_export import export_algorithm
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    failed = 0
+    for checkpoint in checkpoints:
+        algo = Algorithm.from_checkpoint(str(checkpoint))
+        try:
+            for pid, manifest in export_algorithm(algo, checkpoint, options).items():
+                ok = manifest["status"] == "ok"
+                failed += not ok
+                line = f"{'exported' if ok else 'FAILED'} {checkpoint}/export/{pid}: {', '.join(manifest['files']) or 'nothing'}"
+                out.print(line, highlight=False)
+                for fmt, error in manifest["errors"].items():
+                    out.print(f"  {fmt}: {error}", highlight=False)
+        finally:
+            algo.stop()
+    return failed
+
+
+@app.command()
+@_one_line_errors
+def evaluate(
+    path: Path = typer.Argument(..., help="Experiment, trial or checkpoint directory."),
+    env: str = typer.Option(..., "--env", help="A gymnasium environment id, e.g. CartPole-v1."),
+    episodes: int = typer.Option(10, "--episodes", min=1, help="Episodes per checkpoint."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the first episode."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Write a PNG of return against iteration."
+    ),
+    policy_id: str | None = typer.Option(
+        None, "--policy-id", help="Which policy, when there are several."
+    ),
+    format: str | None = typer.Option(
+        None, "--format", help="Format to run; default: the first installed runtime."
+    ),
+) -> None:
+    """Run each checkpoint's exported policy in a gymnasium env, without Ray."""
+    from rich.progress import Progress
+
+    from .evaluation import evaluate_exports, plot_returns
+
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise typer.BadParameter(f"--plot must name a .png file, got {plot}")
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("episodes", total=None)
+        results = evaluate_exports(
+            path,
+            env,
+            episodes,
+            seed,
+            policy_id,
+            format,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    table = Table(
+        title=f"{env}: {episodes} episode(s) per checkpoint, seeds {seed}..{seed + episodes - 1}"
+    )
+    for column in ("checkpoint", "iteration", "env steps", "format", "return (mean ± std)"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            r.checkpoint.name,
+            _fmt(r.training_iteration),
+            _fmt(r.env_steps),
+            r.format,
+            f"{r.mean:.2f} ± {r.std:.2f}",
+        )
+    out.print(table)
+    if plot is not None:
+        plot_returns(results, plot, title=f"{env}: exported policy at each checkpoint")
+        out.print(f"wrote {plot}", highlight=False)
+
+
+EXIT_USAGE = 2
+
+
+def main() -> None:
+    """Console-script entry point: usage errors, too, are one line on stderr."""
+    try:  # typer >= 0.17 vendors click
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    except ImportError:  # pragma: no cover - older typer on click
+        from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+    try:
+        code = app(prog_name="exportable-trainers", standalone_mode=False)
+    except NoArgsIsHelpError:
+        raise SystemExit(EXIT_USAGE) from None  # the help was printed
+    except UsageError as e:
+        command = e.ctx.command_path if e.ctx else "exportable-trainers"
+        err.print(
+            f"error: {e.format_message()} (see {command} --help)", markup=False, highlight=False
+        )
+        raise SystemExit(EXIT_USAGE) from None
+    except ClickException as e:
+        err.print(f"error: {e.format_message()}", markup=False, highlight=False)
+        raise SystemExit(e.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    raise SystemExit(code or 0)
+
+
+if __name__ == "__main__":
+    main()
