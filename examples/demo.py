@@ -1,9 +1,9 @@
 """Train PPO with Tune, export every checkpoint, then compare them without Ray.
 
-    python examples/demo.py train RUN_DIR   # needs Ray: trains and exports
-    python examples/demo.py compare RUN_DIR # never imports Ray
+    python examples/demo.py train RUN_DIR    # needs Ray: trains, exports every checkpoint
+    python examples/demo.py compare RUN_DIR  # never imports Ray: evaluates every checkpoint
 
-``make demo`` runs both, in separate processes.
+``make demo`` runs both, in separate processes, and writes RUN_DIR/returns.png.
 """
 
 from __future__ import annotations
@@ -56,23 +56,31 @@ class _NoRay:
         return None
 
 
-def compare(run_dir: Path) -> None:
-    """Load every checkpoint's ONNX export and print what each one does."""
+def compare(run_dir: Path, episodes: int = 5) -> None:
+    """Evaluate every checkpoint's ONNX export in CartPole, print a table, write a plot."""
     sys.meta_path.insert(0, _NoRay())
     from rich.console import Console
     from rich.table import Table
 
     from exportable_trainers import list_exports, load_policy
+    from exportable_trainers.evaluation import evaluate_exports, plot_returns
 
-    table = Table(title=f"Exports under {run_dir} (observation {FIXED_OBSERVATION})")
+    results = {
+        r.checkpoint: r for r in evaluate_exports(run_dir, "CartPole-v1", episodes, format="onnx")
+    }
+    table = Table(
+        title=f"Every checkpoint under {run_dir}, loaded without Ray "
+        f"(ONNX Runtime; {episodes} CartPole episodes each; observation {FIXED_OBSERVATION})"
+    )
     for column in ("checkpoint", "iteration", "env steps", "formats", "verified"):
         table.add_column(column)
-    for column in ("action", "logits", "value"):
+    for column in ("action", "logits", "value", "return (mean ± std)"):
         table.add_column(column, justify="right")
     for entry in list_exports(run_dir):
         policy = load_policy(entry.checkpoint, format="onnx")
         out = policy.forward([FIXED_OBSERVATION])
         export = entry.policies[policy.policy_id]
+        result = results[entry.checkpoint]
         table.add_row(
             entry.checkpoint.name,
             str(entry.training_iteration),
@@ -81,9 +89,14 @@ def compare(run_dir: Path) -> None:
             {True: "yes", False: "NO", None: "-"}[export.verified],
             str(int(out["action"][0])),
             " ".join(f"{v:+.3f}" for v in out["action_dist_inputs"][0]),
-            f"{float(out['vf_preds'][0]):.3f}",
+            f"{float(out['vf_preds'][0]):.2f}",
+            f"{result.mean:.1f} ± {result.std:.1f}",
         )
-    Console(width=max(shutil.get_terminal_size().columns, 130)).print(table)
+    Console(width=max(shutil.get_terminal_size().columns, 150)).print(table)
+    plot = plot_returns(
+        list(results.values()), run_dir / "returns.png", "CartPole-v1: each checkpoint's export"
+    )
+    print(f"plot: {plot}")
     assert "ray" not in sys.modules, "the compare step imported Ray"
 
 

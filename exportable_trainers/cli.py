@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="List, inspect, verify, export and evaluate RLlib policy exports.",
 )
-# Wide tables when piped (no terminal): 140 columns; otherwise the terminal's width.
-out = Console(width=shutil.get_terminal_size((140, 24)).columns)
+# Wide tables when piped to a file or program; the terminal's width otherwise.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILURE = 1
@@ -360,7 +360,7 @@ def evaluate(
 
     if plot is not None and plot.suffix.lower() != ".png":
         raise typer.BadParameter(f"--plot must name a .png file, got {plot}")
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("episodes", total=None)
         results = evaluate_exports(
             path,

@@ -43,6 +43,16 @@ class EvaluationResult:
         return float(np.std(self.returns))
 
 
+def make_env(env_id: str):
+    """``gymnasium.make(env_id)``, with an unknown id reported as InvalidOptionError."""
+    import gymnasium as gym
+
+    try:
+        return gym.make(env_id)
+    except gym.error.Error as e:
+        raise InvalidOptionError(f"cannot make gymnasium environment {env_id!r}: {e}") from None
+
+
 def run_episodes(
     policy: ExportedPolicy,
     env_id: str,
@@ -55,9 +65,7 @@ def run_episodes(
     Raises:
         InvalidOptionError: The environment's observations do not fit the policy.
     """
-    import gymnasium as gym
-
-    env = gym.make(env_id)
+    env = make_env(env_id)
     try:
         got, want = env.observation_space, policy.observation_space
         if type(got) is not type(want) or got.shape != want.shape:
@@ -123,6 +131,7 @@ def evaluate_exports(
     """
     if episodes < 1:
         raise InvalidOptionError(f"episodes must be >= 1, got {episodes}")
+    make_env(env_id).close()  # fail on a bad env id before loading anything
     entries = [e for e in list_exports(path) if any(p.formats for p in e.policies.values())]
     if not entries:
         raise ExportNotFoundError(f"no loadable export under {path}")
@@ -162,6 +171,9 @@ def plot_returns(results: list[EvaluationResult], path: str | os.PathLike, title
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     ax.plot(x, mean, marker="o")
     ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training iteration")
     ax.set_ylabel("episode return (mean ± std)")
     ax.set_title(title or "exported policy at each checkpoint")
