@@ -36,6 +36,9 @@ demo: venv
 	$(PY) examples/demo.py train $(RUN_DIR)
 	$(PY) examples/demo.py compare $(RUN_DIR)
 
+docs: venv
+	$(VENV)/bin/mkdocs build --strict -d site
+
 lint: venv
 	$(VENV)/bin/ruff check exportable_trainers tests examples bench
 	$(VENV)/bin/ruff format --check exportable_trainers tests examples bench

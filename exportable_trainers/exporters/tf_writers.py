@@ -65,6 +65,14 @@ class FrozenStep:
     inputs: list[tuple[str, str, list[int], str]]
     outputs: list[tuple[str, str]]
 
+    def __post_init__(self) -> None:
+        # A policy trained on a GPU pins ops to it; exports must run anywhere.
+        for node in self.graph_def.node:
+            node.device = ""
+        for function in self.graph_def.library.function:
+            for node in function.node_def:
+                node.device = ""
+
     def function(self) -> Any:
         """A callable of the graph (call under :func:`eager`)."""
         graph_def = self.graph_def
