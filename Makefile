@@ -40,8 +40,8 @@ docs: venv
 	$(VENV)/bin/mkdocs build --strict -d site
 
 lint: venv
-	$(VENV)/bin/ruff check exportable_trainers tests examples bench
-	$(VENV)/bin/ruff format --check exportable_trainers tests examples bench
+	$(VENV)/bin/ruff check exportable_trainers tests examples tools
+	$(VENV)/bin/ruff format --check exportable_trainers tests examples tools
 
 clean:
 	rm -rf $(VENV) $(RUN_DIR) site build *.egg-info .pytest_cache .hypothesis

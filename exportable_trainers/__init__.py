@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .exceptions import (
+    ArtifactLoadError,
     ExportableTrainersError,
     ExportFailedError,
     ExportNotFoundError,
@@ -41,6 +42,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "ArtifactLoadError",
     "ExportFailedError",
     "ExportNotFoundError",
     "ExportOptions",

@@ -35,6 +35,10 @@ class IntegrityError(ManifestError):
     """A file listed in a manifest is missing or its sha256 does not match."""
 
 
+class ArtifactLoadError(ExportableTrainersError, RuntimeError):
+    """A listed file has the recorded sha256 but its runtime cannot open it."""
+
+
 class PolicySelectionError(ExportableTrainersError, ValueError):
     """The policy to load is ambiguous or does not exist."""
 

@@ -40,12 +40,23 @@ def _fsync_tree(root: Path) -> None:
 
 
 def remove_leftovers(parent: Path) -> None:
-    """Delete staging / retired directories a killed process left in ``parent``."""
+    """Clean up after a process killed in the middle of :func:`staged_directory`.
+
+    Staging directories are deleted. A retired directory is put back when its
+    replacement never arrived (the kill fell between the two renames), so a
+    complete export is never lost; otherwise it is deleted.
+    """
     if not parent.is_dir():
         return
-    for child in parent.iterdir():
-        if child.name.startswith((STAGING_MARK, RETIRED_MARK)):
+    for child in sorted(parent.iterdir()):
+        if child.name.startswith(STAGING_MARK):
             shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(RETIRED_MARK):
+            original = parent / child.name[len(RETIRED_MARK) :].rsplit("-", 1)[0]
+            if original.exists():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                os.rename(child, original)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -43,6 +44,11 @@ def rayfree(tmp_path_factory):
     runner.close()
 
 
+TF_INSTALLED = all(
+    importlib.util.find_spec(name) is not None for name in ("tensorflow", "tf_keras", "keras")
+)
+
+
 def pytest_collection_modifyitems(config, items):
     """Keep framework="tf" (graph mode) tests out of sessions that were not asked for them.
 
@@ -50,6 +56,13 @@ def pytest_collection_modifyitems(config, items):
     `make test` runs `pytest -m "not tf1"` and then `pytest -m tf1`. A plain
     `pytest` without -m runs the first part and says how to run the rest.
     """
+    if not TF_INSTALLED:
+        skip = pytest.mark.skip(
+            reason="TensorFlow, tf_keras and keras are not installed (torch-only environment)"
+        )
+        for item in items:
+            if item.get_closest_marker("requires_tf") or item.get_closest_marker("tf1"):
+                item.add_marker(skip)
     if "tf1" in (config.option.markexpr or ""):
         return
     tf1 = [item for item in items if item.get_closest_marker("tf1")]

@@ -54,7 +54,8 @@ def _id(stack, framework, obs, action, mean_std, normalize, clip):
 PARAMS = [
     pytest.param(
         (stack, framework, *case),
-        marks=[pytest.mark.tf1] if framework == "tf" else [],
+        marks=([pytest.mark.tf1] if framework == "tf" else [])
+        + ([pytest.mark.requires_tf] if framework != "torch" else []),
         id=_id(stack, framework, *case),
     )
     for stack, framework, cases in STACKS

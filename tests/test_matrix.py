@@ -152,7 +152,12 @@ def _weights(algo, policy_id: str) -> dict:
 @pytest.mark.parametrize(
     "stack, framework, name",
     [
-        pytest.param(*cell, marks=[pytest.mark.tf1] if cell[1] == "tf" else [], id="-".join(cell))
+        pytest.param(
+            *cell,
+            marks=([pytest.mark.tf1] if cell[1] == "tf" else [])
+            + ([pytest.mark.requires_tf] if cell[1] != "torch" else []),
+            id="-".join(cell),
+        )
         for cell in CELLS
     ],
 )

@@ -24,8 +24,8 @@ CELL = 16
     params=[
         pytest.param(("new", "torch"), id="new-torch"),
         pytest.param(("old", "torch"), id="old-torch"),
-        pytest.param(("old", "tf2"), id="old-tf2"),
-        pytest.param(("old", "tf"), id="old-tf", marks=pytest.mark.tf1),
+        pytest.param(("old", "tf2"), id="old-tf2", marks=pytest.mark.requires_tf),
+        pytest.param(("old", "tf"), id="old-tf", marks=[pytest.mark.tf1, pytest.mark.requires_tf]),
     ],
 )
 def lstm(request, ray_session, tmp_path_factory):

@@ -21,6 +21,7 @@ from tests.configs import ppo_config
 from tests.live import assert_close, live_outputs
 from tests.strategies import observation_batches
 
+pytestmark = pytest.mark.requires_tf
 ATOL = 1e-5
 FORMATS = ["savedmodel", "h5", "keras", "onnx"]
 MODELS = {

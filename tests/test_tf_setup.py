@@ -57,6 +57,7 @@ print("RESULT", manifest["status"], sorted(manifest["files"]))
 
 
 @pytest.mark.slow
+@pytest.mark.requires_tf
 @pytest.mark.parametrize(
     "framework, mode",
     [("tf2", "tune"), ("tf", "direct")],

@@ -12,7 +12,7 @@ from exportable_trainers.manifest import EXPORT_DIRNAME, check_files, read_manif
 from tests.configs import ppo_config
 from tests.live import assert_close, live_outputs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires_tf]
 
 
 @pytest.mark.tf1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..exceptions import MissingRuntimeError
+from ..exceptions import ArtifactLoadError, ExportableTrainersError, MissingRuntimeError
 
 
 class Runner(Protocol):
@@ -68,6 +68,7 @@ def load_runner(fmt: str, path: Path, manifest: dict) -> Runner:
 
     Raises:
         MissingRuntimeError: The runtime is not installed (names the extra).
+        ArtifactLoadError: The runtime cannot open the file.
         KeyError: ``fmt`` has no runtime.
     """
     info = RUNTIMES[fmt]
@@ -77,4 +78,11 @@ def load_runner(fmt: str, path: Path, manifest: dict) -> Runner:
             f"pip install 'exportable_trainers[{info.extra}]'"
         )
     module = importlib.import_module(f"{__name__}.{info.module}")
-    return getattr(module, info.loader)(path, manifest)
+    try:
+        return getattr(module, info.loader)(path, manifest)
+    except ExportableTrainersError:
+        raise
+    except Exception as e:
+        raise ArtifactLoadError(
+            f"{info.package} cannot open {path} ({fmt}): {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from e

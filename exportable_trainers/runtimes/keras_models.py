@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,53 @@ class KerasRunner:
         return result
 
 
+def _code_in_config(node: Any) -> str | None:
+    """Name of the first config entry that would make Keras run Python code."""
+    if isinstance(node, dict):
+        if node.get("class_name") == "Lambda":
+            return f"Lambda layer {node.get('config', {}).get('name', '')!r}"
+        if node.get("function_type") == "lambda" or "__lambda__" in node:
+            return "a serialized Python function"
+        for value in node.values():
+            found = _code_in_config(value)
+            if found:
+                return found
+    elif isinstance(node, list):
+        for value in node:
+            found = _code_in_config(value)
+            if found:
+                return found
+    return None
+
+
+def check_h5_has_no_code(path: Path) -> None:
+    """Refuse an HDF5 model whose config carries Python bytecode (tf_keras would run it).
+
+    Raises:
+        IntegrityError: The file holds a Lambda layer or a serialized function,
+            or no readable model config.
+    """
+    import h5py
+
+    from ..exceptions import IntegrityError
+
+    with h5py.File(path, "r") as f:
+        raw = f.attrs.get("model_config")
+    if raw is None:
+        raise IntegrityError(f"{path} holds no Keras model config")
+    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    found = _code_in_config(config)
+    if found:
+        raise IntegrityError(
+            f"refusing to load {path}: it contains {found}, which would run Python code"
+        )
+
+
 def load_h5(path: Path, manifest: dict) -> KerasRunner:
-    """Open an h5 export with tf_keras (no custom_objects needed)."""
+    """Open an h5 export with tf_keras (no custom_objects needed), after checking it runs no code."""
     import tf_keras
+
+    check_h5_has_no_code(path)
 
     with eager():
         return KerasRunner(

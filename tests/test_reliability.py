@@ -1,0 +1,267 @@
+"""Failure isolation, Tune fault tolerance and safe loading."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exportable_trainers import (
+    ArtifactLoadError,
+    ExportFailedError,
+    IntegrityError,
+    list_exports,
+    load_policy,
+    make_exporting,
+)
+from exportable_trainers.manifest import EXPORT_DIRNAME, MANIFEST_NAME, file_record, read_manifest
+from tests.callbacks import fail_once_at_iteration_2
+from tests.configs import ppo_config
+
+pytestmark = pytest.mark.slow
+OBS = [0.01, -0.2, 0.03, 0.1]
+
+
+def _restores(checkpoint: Path) -> None:
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    Algorithm.from_checkpoint(str(checkpoint)).stop()
+
+
+@pytest.fixture()
+def broken_onnx(monkeypatch):
+    """Make the torch exporter's ONNX writer crash."""
+    from exportable_trainers.exporters.torch_exporter import TorchExporter
+
+    original = TorchExporter.write
+
+    def write(self, fmt, directory):
+        if fmt == "onnx":
+            raise RuntimeError("simulated converter crash")
+        return original(self, fmt, directory)
+
+    monkeypatch.setattr(TorchExporter, "write", write)
+
+
+def test_failed_format_under_warn_keeps_checkpoint_and_training(
+    ray_session, tmp_path, broken_onnx, caplog
+):
+    from ray.rllib.algorithms.ppo import PPO
+
+    algo = make_exporting(PPO, on_error="warn")(config=ppo_config("CartPole-v1"))
+    try:
+        algo.train()
+        with caplog.at_level(logging.WARNING, logger="exportable_trainers"):
+            checkpoint = Path(algo.save(str(tmp_path / "a")).checkpoint.path)
+        warnings = [r for r in caplog.records if r.name == "exportable_trainers"]
+        assert len(warnings) == 1
+        assert "'default_policy'" in warnings[0].message and "onnx" in warnings[0].message
+        manifest = read_manifest(checkpoint / EXPORT_DIRNAME / "default_policy")
+        assert manifest["status"] == "partial"
+        assert "simulated converter crash" in manifest["errors"]["onnx"]
+        assert set(manifest["files"]) == {"torchscript", "safetensors"}
+        assert not (checkpoint / EXPORT_DIRNAME / "default_policy" / "model.onnx").exists()
+        _restores(checkpoint)
+        algo.train()  # training goes on
+        assert algo.iteration == 2
+    finally:
+        algo.stop()
+
+
+def test_failed_format_under_raise_fails_the_save_but_not_the_checkpoint(
+    ray_session, tmp_path, broken_onnx
+):
+    from ray.rllib.algorithms.ppo import PPO
+
+    algo = make_exporting(PPO, on_error="raise")(config=ppo_config("CartPole-v1"))
+    try:
+        algo.train()
+        target = tmp_path / "b"
+        with pytest.raises(ExportFailedError) as info:
+            algo.save(str(target))
+        message = str(info.value)
+        assert (
+            "'default_policy'" in message
+            and "onnx" in message
+            and "simulated converter crash" in message
+        )
+        assert not (target / EXPORT_DIRNAME / "default_policy").exists()
+        assert (
+            not [p for p in (target / EXPORT_DIRNAME).iterdir()]
+            if (target / EXPORT_DIRNAME).exists()
+            else True
+        )
+        _restores(target)  # RLlib's part was complete before the export began
+    finally:
+        algo.stop()
+
+
+def test_failed_verification_drops_the_artifact_and_records_why(ray_session, tmp_path, caplog):
+    """atol=rtol=0: ONNX Runtime and torch differ by float32 rounding, a real mismatch."""
+    from ray.rllib.algorithms.ppo import PPO
+
+    algo = make_exporting(PPO, atol=0.0, rtol=0.0)(config=ppo_config("Pendulum-v1"))
+    try:
+        algo.train()
+        with caplog.at_level(logging.WARNING, logger="exportable_trainers"):
+            checkpoint = Path(algo.save(str(tmp_path / "c")).checkpoint.path)
+        manifest = read_manifest(checkpoint / EXPORT_DIRNAME / "default_policy")
+        assert "onnx" not in manifest["files"]
+        assert manifest["errors"]["onnx"].startswith("verification failed")
+        assert manifest["verification"]["onnx"]["passed"] is False
+        assert manifest["verification"]["torchscript"]["passed"] is True  # same kernels: exact
+        assert "onnx" in caplog.text and "verification failed" in caplog.text
+        (entry,) = list_exports(checkpoint)
+        assert entry.policies["default_policy"].verified is False
+        _restores(checkpoint)
+    finally:
+        algo.stop()
+
+
+def test_crashed_trial_resumes_from_its_checkpoint_and_keeps_exporting(ray_session, tmp_path):
+    from ray import tune
+    from ray.rllib.algorithms.ppo import PPO
+
+    config = ppo_config("CartPole-v1").callbacks(on_train_result=fail_once_at_iteration_2)
+    config.test_fail_marker = str(tmp_path / "crashed")
+    result = tune.Tuner(
+        make_exporting(PPO),
+        param_space=config,
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path),
+            stop={"training_iteration": 3},
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
+            failure_config=tune.FailureConfig(max_failures=1),
+            verbose=0,
+        ),
+    ).fit()[0]
+    assert result.error is None, result.error
+    assert (tmp_path / "crashed").exists(), "the trial never crashed"
+    iterations = [e.training_iteration for e in list_exports(result.path)]
+    assert iterations == [1, 2, 3]
+
+
+def test_num_to_keep_removes_exports_with_their_checkpoints(ray_session, tmp_path):
+    from ray import tune
+    from ray.rllib.algorithms.ppo import PPO
+
+    result = tune.Tuner(
+        make_exporting(PPO),
+        param_space=ppo_config("CartPole-v1"),
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path),
+            stop={"training_iteration": 4},
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
+            verbose=0,
+        ),
+    ).fit()[0]
+    assert result.error is None, result.error
+    trial = Path(result.path)
+    assert len(list(trial.glob("checkpoint_*"))) == 2
+    assert [e.training_iteration for e in list_exports(trial)] == [3, 4]
+    assert sorted(p.parents[2].name for p in trial.rglob(MANIFEST_NAME)) == sorted(
+        p.name for p in trial.glob("checkpoint_*")
+    )
+
+
+# ------------------------------------------------------------------ safe loading
+
+
+@pytest.fixture(scope="module")
+def export_dir(ray_session, tmp_path_factory) -> Path:
+    from ray.rllib.algorithms.ppo import PPO
+
+    algo = make_exporting(PPO)(config=ppo_config("CartPole-v1"))
+    algo.train()
+    checkpoint = Path(algo.save(str(tmp_path_factory.mktemp("safe"))).checkpoint.path)
+    algo.stop()
+    return checkpoint / EXPORT_DIRNAME / "default_policy"
+
+
+def _swap(export_dir: Path, tmp_path: Path, fmt: str, write, extra: dict | None = None) -> Path:
+    """A copy of the export whose ``fmt`` file is replaced, with a matching manifest."""
+    copy = tmp_path / "export" / "default_policy"
+    shutil.copytree(export_dir, copy)
+    manifest = json.loads((copy / MANIFEST_NAME).read_text())
+    rel = (
+        manifest["files"].get(fmt, {}).get("path")
+        or {"h5": "model.h5", "keras": "model.keras"}[fmt]
+    )
+    (copy / rel).unlink(missing_ok=True)
+    write(copy / rel)
+    manifest["files"][fmt] = file_record(copy, rel)
+    manifest.update(extra or {})
+    (copy / MANIFEST_NAME).write_text(json.dumps(manifest))
+    return copy
+
+
+class _Payload:
+    """Unpickling this would create a file: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickle_in_place_of_torchscript_is_not_unpickled(export_dir, tmp_path):
+    import torch
+
+    marker = tmp_path / "code-ran"
+    copy = _swap(export_dir, tmp_path, "torchscript", lambda p: torch.save(_Payload(marker), p))
+    with pytest.raises(ArtifactLoadError, match="cannot open .*model.pt"):
+        load_policy(copy, format="torchscript")
+    assert not marker.exists()
+
+
+@pytest.mark.requires_tf
+def test_h5_with_a_lambda_layer_is_refused_before_loading(export_dir, tmp_path):
+    import tf_keras
+
+    def write(path):
+        inputs = tf_keras.Input((4,), name="observations")
+        outputs = tf_keras.layers.Lambda(lambda x: x * 2.0)(inputs)
+        tf_keras.Model(inputs, outputs).save(str(path), save_format="h5")
+
+    network = {
+        "network": {
+            "inputs": [{"name": "observations", "shape": [None, 4], "dtype": "float32"}],
+            "outputs": [{"name": "action_dist_inputs", "index": 0, "shape": [None, 4]}],
+            "head": "action_dist_inputs",
+        }
+    }
+    copy = _swap(export_dir, tmp_path, "h5", write, network)
+    with pytest.raises(IntegrityError, match="Lambda layer.*would run Python code"):
+        load_policy(copy, format="h5")
+
+
+@pytest.mark.requires_tf
+def test_keras3_file_with_a_lambda_layer_is_refused(export_dir, tmp_path):
+    import keras
+
+    def write(path):
+        inputs = keras.Input((4,), name="observations")
+        keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2.0)(inputs)).save(str(path))
+
+    network = {
+        "network": {
+            "inputs": [{"name": "observations", "shape": [None, 4], "dtype": "float32"}],
+            "outputs": [{"name": "action_dist_inputs", "index": 0, "shape": [None, 4]}],
+            "head": "action_dist_inputs",
+        }
+    }
+    copy = _swap(export_dir, tmp_path, "keras", write, network)
+    with pytest.raises(ArtifactLoadError, match="cannot open"):
+        load_policy(copy, format="keras")
+
+
+def test_weights_are_read_with_safetensors_not_pickle(export_dir):
+    from safetensors.numpy import load_file
+
+    weights = load_file(str(export_dir / "weights.safetensors"))
+    assert weights and all(isinstance(v, np.ndarray) for v in weights.values())
