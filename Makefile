@@ -31,6 +31,10 @@ matrix: venv
 	EXPORTABLE_TRAINERS_MATRIX_DIR=$(MATRIX_DIR) $(PY) -m pytest tests/test_matrix.py -m tf1
 	$(PY) tools/render_compatibility.py $(MATRIX_DIR) docs/compatibility.md
 
+# Benchmarks: prints the table of ratios and writes docs/benchmarks.md.
+bench: venv
+	$(PY) -m bench
+
 demo: venv
 	rm -rf $(RUN_DIR)
 	$(PY) examples/demo.py train $(RUN_DIR)
@@ -40,8 +44,8 @@ docs: venv
 	$(VENV)/bin/mkdocs build --strict -d site
 
 lint: venv
-	$(VENV)/bin/ruff check exportable_trainers tests examples tools
-	$(VENV)/bin/ruff format --check exportable_trainers tests examples tools
+	$(VENV)/bin/ruff check exportable_trainers tests examples tools bench
+	$(VENV)/bin/ruff format --check exportable_trainers tests examples tools bench
 
 clean:
 	rm -rf $(VENV) $(RUN_DIR) site build *.egg-info .pytest_cache .hypothesis

@@ -11,7 +11,7 @@ from typing import Any
 from .export import export_policy
 from .manifest import EXPORT_DIRNAME
 from .options import ExportOptions
-from .targets import collect_target_builders, framework_of, is_new_api_stack
+from .targets import collect_target_builders, exclusive_access, framework_of, is_new_api_stack
 
 # Packages whose versions go into every manifest when they are loaded.
 _VERSIONED = (
@@ -73,6 +73,13 @@ def _steps(algo: Any) -> tuple[int | None, int | None]:
     )
 
 
+def _class_path(cls: type) -> str:
+    # A make_exporting class's qualname may carry a suffix that only keeps
+    # same-named classes with different defaults apart for pickling.
+    name = cls.__name__ if "_export_base" in cls.__dict__ else cls.__qualname__
+    return f"{cls.__module__}.{name}"
+
+
 def algorithm_context(algo: Any) -> dict[str, Any]:
     """Facts about the algorithm that go into every manifest of this checkpoint."""
     cls = type(algo)
@@ -82,7 +89,7 @@ def algorithm_context(algo: Any) -> dict[str, Any]:
         "framework": framework_of(algo),
         "api_stack": "new" if is_new_api_stack(algo) else "old",
         "algorithm": base.__name__,
-        "algorithm_class": f"{cls.__module__}.{cls.__qualname__}",
+        "algorithm_class": _class_path(cls),
         "training_iteration": int(algo.iteration),
         "env_steps_sampled": env_steps,
         "agent_steps_sampled": agent_steps,
@@ -117,15 +124,16 @@ def export_algorithm(
     root = Path(checkpoint_dir) / EXPORT_DIRNAME
     manifests = {}
     for policy_id, build in collect_target_builders(algo, options.policies).items():
-        manifests[policy_id] = export_policy(
-            build,
-            policy_id,
-            root / policy_id,
-            formats,
-            options,
-            context,
-            caches.setdefault(policy_id, {}),
-        )
+        with exclusive_access(algo, policy_id):
+            manifests[policy_id] = export_policy(
+                build,
+                policy_id,
+                root / policy_id,
+                formats,
+                options,
+                context,
+                caches.setdefault(policy_id, {}),
+            )
     return manifests
 
 
@@ -141,7 +149,8 @@ def preflight(algo: Any, options: ExportOptions, caches: dict[str, dict[str, Any
     problems = []
     for policy_id, build in collect_target_builders(algo, options.policies).items():
         try:
-            exporter_for(build(), caches.setdefault(policy_id, {})).check(formats)
+            with exclusive_access(algo, policy_id):
+                exporter_for(build(), caches.setdefault(policy_id, {})).check(formats)
         except Exception as exc:
             problems.append(f"policy {policy_id!r}: {type(exc).__name__}: {exc}")
     return problems

@@ -114,6 +114,10 @@ class ExportedPolicy:
         state_inputs = {e["input"] for e in self._state_entries}
         self._obs_inputs = [i["name"] for i in manifest["inputs"] if i["name"] not in state_inputs]
         self._discrete = manifest["action_space"]["type"] == "Discrete"
+        # A plain Box observation (the common case) is checked inline; anything
+        # else, and anything that fails, goes through the general validator.
+        space = self.observation_space
+        self._box = (space.shape, np.dtype(space.dtype)) if type(space).__name__ == "Box" else None
         self.reset()
 
     def __repr__(self) -> str:
@@ -190,6 +194,17 @@ class ExportedPolicy:
         """Env actions for a batch of observations (see :meth:`forward`)."""
         return self.forward(batch, state)["action"]
 
+    def _single_leaves(self, obs: Any) -> list[np.ndarray]:
+        if self._box is not None:
+            arr = np.asarray(obs)
+            if (
+                arr.shape == self._box[0]
+                and arr.dtype.kind in "biuf"
+                and not (arr.dtype.kind == "f" and np.isnan(arr).any())
+            ):
+                return [arr.astype(self._box[1], copy=False)[None]]
+        return single_to_leaves(self.observation_space, obs)
+
     def compute_action(self, obs: Any) -> Any:
         """The env action for one observation (an int for Discrete actions).
 
@@ -198,7 +213,7 @@ class ExportedPolicy:
         Raises:
             ObservationError: The observation does not fit the observation space.
         """
-        outs = self._run(single_to_leaves(self.observation_space, obs), self._state)
+        outs = self._run(self._single_leaves(obs), self._state)
         if self._state_entries:
             self._state = {e["key"]: outs[e["output"]] for e in self._state_entries}
         action = outs["action"][0]

@@ -26,7 +26,7 @@ def _fsync_dir(path: Path) -> None:
     try:
         os.fsync(fd)
     except OSError:
-        pass
+        pass  # some filesystems refuse fsync on directories; the rename stays atomic
     finally:
         os.close(fd)
 

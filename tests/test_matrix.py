@@ -112,8 +112,33 @@ def _config(name: str, stack: str, framework: str, offline_data: str | None):
             )
         return config
     if stack == "old":  # APPO, IMPALA: their old-stack defaults ask for a GPU
+        # One remote env runner: with local sampling, RLlib 2.60's tf2 learner
+        # thread dies on its first batch (stats_fn reads a value output of the
+        # sampler's batch of 1), which plain RLlib does too.
         config = config.resources(num_gpus=0).learners(num_gpus_per_learner=0)
+        config = config.env_runners(num_env_runners=1)
     return config.training(**batch)
+
+
+def _train(algo) -> None:
+    """Two iterations, then fail if an old-stack background learner thread died.
+
+    RLlib notices a dead learner thread only at the start of the next train(),
+    so a crash on its first batch would otherwise pass or fail by timing: wait
+    until the thread has learned once (or died).
+    """
+    import time
+
+    algo.train()
+    algo.train()
+    thread = getattr(algo, "_learner_thread", None)
+    if thread is None:
+        return
+    deadline = time.monotonic() + 60
+    while thread.is_alive() and not thread.learner_info and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not thread.is_alive():
+        raise RuntimeError("The learner thread died while training!")
 
 
 def _runs_without_us(name: str, config) -> str | None:
@@ -126,8 +151,7 @@ def _runs_without_us(name: str, config) -> str | None:
     except Exception as e:
         return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     try:
-        algo.train()
-        algo.train()
+        _train(algo)
         return None
     except Exception as e:
         return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
@@ -175,10 +199,7 @@ def test_algorithm_matrix_cell(
     config = _config(name, stack, framework, offline_data)
     try:
         algo = make_exporting(cls, formats=formats, on_error="warn")(config=config)
-        # Two iterations: RLlib reports a learner thread that died in the
-        # background (old-stack APPO / IMPALA on tf2) only at the next train().
-        algo.train()
-        algo.train()
+        _train(algo)
     except Exception as ours:
         plain = _runs_without_us(name, _config(name, stack, framework, offline_data))
         assert plain is not None, (

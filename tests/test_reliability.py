@@ -265,3 +265,27 @@ def test_weights_are_read_with_safetensors_not_pickle(export_dir):
 
     weights = load_file(str(export_dir / "weights.safetensors"))
     assert weights and all(isinstance(v, np.ndarray) for v in weights.values())
+
+
+def test_old_stack_export_holds_the_policy_lock(ray_session, tmp_path, monkeypatch):
+    """A background learner thread (old-stack IMPALA / APPO) cannot train mid-export."""
+    from ray.rllib.algorithms.ppo import PPO
+
+    import exportable_trainers.checkpoint_export as checkpoint_export
+
+    held = []
+    original = checkpoint_export.export_policy
+
+    def export_policy(build, policy_id, *args, **kwargs):
+        # RLock._is_owned: True only in the thread that holds the lock.
+        held.append(algo.get_policy(policy_id)._lock._is_owned())
+        return original(build, policy_id, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_export, "export_policy", export_policy)
+    algo = make_exporting(PPO, on_error="raise")(config=ppo_config("CartPole-v1", stack="old"))
+    try:
+        algo.train()
+        algo.save(str(tmp_path / "c"))
+    finally:
+        algo.stop()
+    assert held == [True]

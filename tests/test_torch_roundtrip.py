@@ -104,7 +104,7 @@ def test_manifest_records_what_was_written(trained):
         assert manifest["env_steps_sampled"] == 128 * iteration
         assert manifest["api_stack"] == stack and manifest["framework"] == "torch"
         assert manifest["algorithm"] == "PPO"
-        assert manifest["algorithm_class"].endswith("ExportingPPO")
+        assert manifest["algorithm_class"].endswith("ExportingPPO"), manifest["algorithm_class"]
         assert set(manifest["files"]) == {"onnx", "torchscript", "safetensors"}
         assert manifest["files"]["onnx"]["opset"] >= 17
         assert {"ray", "torch", "python"} <= set(manifest["versions"])

@@ -1,8 +1,30 @@
-"""Constants that torch and TensorFlow graphs derive from the same step data."""
+"""What torch and TensorFlow exporters share: constants from step data, quiet converters."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+
 import numpy as np
+
+
+@contextlib.contextmanager
+def quiet(*loggers: str) -> Iterator[None]:
+    """Silence a converter's progress prints, its log lines and deprecation chatter."""
+    muted = [logging.getLogger(name) for name in loggers]
+    levels = [log.level for log in muted]
+    for log in muted:
+        log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for log, level in zip(muted, levels):
+            log.setLevel(level)
 
 
 def leaf_encoders(step: dict) -> list[tuple[str, list[int], list[int]]]:

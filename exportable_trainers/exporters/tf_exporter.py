@@ -22,6 +22,7 @@ from ..formats import FORMATS
 from ..preprocess import apply_steps, batch_to_leaves, leaf_dtype, leaf_shape, observation_leaves
 from ..recurrent import input_name, output_name
 from .base import FrameworkExporter
+from .graph_common import mean_std_constants
 from .tf_graph import policy_step
 from .tf_writers import (
     FrozenStep,
@@ -172,31 +173,62 @@ class Tf1Exporter(TfExporter):
     framework = ("tf",)
 
     def _graph_ops(self) -> tuple[list[str], list[str]]:
-        """Placeholder and output op names in the policy graph (built once per graph)."""
+        """Placeholder and output op names in the policy graph (built once per graph).
+
+        Built once so the policy's graph does not grow with every checkpoint.
+        Preprocessing statistics, which change between checkpoints, are
+        variables of the export scope, loaded with the current values before
+        each freeze.
+        """
         policy = self.target.network
-        graph = policy.get_session().graph
+        session = policy.get_session()
+        graph = session.graph
         cached = self.cache.get("tf1_ops")
-        if cached is not None and cached[0] is graph:
-            return cached[1], cached[2]
-        tf1 = tf.compat.v1
-        with graph.as_default(), tf1.name_scope(None), tf1.name_scope(SCOPE + "/"):
-            placeholders = [
-                tf1.placeholder(tf.as_dtype(dtype), [None, *shape], name=name.replace(".", "__"))
-                for name, shape, dtype in self.inputs
-            ]
-            outs = policy_step(
-                policy.model,
-                self.target,
-                placeholders[: self.n_leaves],
-                placeholders[self.n_leaves :],
-                self.leaf_sizes,
+        if cached is None or cached[0] is not graph:
+            tf1 = tf.compat.v1
+            statistics: dict[str, Any] = {}
+
+            def variable(name: str, value: np.ndarray) -> Any:
+                statistics[name] = tf1.Variable(value, trainable=False, name=name)
+                return statistics[name]
+
+            with graph.as_default(), tf1.name_scope(None), tf1.name_scope(SCOPE + "/"):
+                placeholders = [
+                    tf1.placeholder(
+                        tf.as_dtype(dtype), [None, *shape], name=name.replace(".", "__")
+                    )
+                    for name, shape, dtype in self.inputs
+                ]
+                outs = policy_step(
+                    policy.model,
+                    self.target,
+                    placeholders[: self.n_leaves],
+                    placeholders[self.n_leaves :],
+                    self.leaf_sizes,
+                    variable,
+                )
+                named = [
+                    tf.identity(t, name=n.replace(".", "__"))
+                    for t, n in zip(outs, self.output_names)
+                ]
+                if statistics:
+                    session.run(tf1.variables_initializer(list(statistics.values())))
+            cached = (
+                graph,
+                [p.op.name for p in placeholders],
+                [t.op.name for t in named],
+                statistics,
             )
-            named = [
-                tf.identity(t, name=n.replace(".", "__")) for t, n in zip(outs, self.output_names)
-            ]
-        ops = ([p.op.name for p in placeholders], [t.op.name for t in named])
-        self.cache["tf1_ops"] = (graph, *ops)
-        return ops
+            self.cache["tf1_ops"] = cached
+        _, inputs, outputs, statistics = cached
+        current = {}
+        for i, step in enumerate(self.target.preprocessing):
+            if step["op"] == "mean_std":
+                mean, denom, _ = mean_std_constants(step)
+                current[f"mean_{i}"], current[f"denom_{i}"] = mean, denom
+        for name, var in statistics.items():
+            var.load(current[name], session)
+        return inputs, outputs
 
     def _freeze(self) -> FrozenStep:
         session = self.target.network.get_session()

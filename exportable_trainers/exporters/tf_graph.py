@@ -6,6 +6,7 @@ Works in both graph mode (the tf1 session path) and inside ``tf.function``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,15 @@ def _encode_leaf(
     return tf.concat(parts, axis=-1)
 
 
+def _constant(name: str, value: np.ndarray) -> tf.Tensor:
+    return tf.constant(value, name=name)
+
+
 def encode_observation(
-    leaves: list[tf.Tensor], steps: list[dict], leaf_sizes: list[int]
+    leaves: list[tf.Tensor],
+    steps: list[dict],
+    leaf_sizes: list[int],
+    constant: Callable[[str, np.ndarray], Any] = _constant,
 ) -> tf.Tensor:
     """The network input from the observation leaves.
 
@@ -37,9 +45,12 @@ def encode_observation(
         leaves: One tensor per observation leaf, batch axis first.
         steps: The target's preprocessing steps.
         leaf_sizes: Number of scalars per sample in each leaf.
+        constant: Makes the tensor holding a preprocessing statistic from its
+            name and value; the tf1 path passes variables so that later
+            checkpoints can load new statistics into the same graph.
     """
     state = list(leaves)
-    for step in steps:
+    for i, step in enumerate(steps):
         if step["op"] == "flatten":
             state = [
                 tf.concat(
@@ -54,7 +65,9 @@ def encode_observation(
             ]
         elif step["op"] == "mean_std":
             mean, denom, clip = mean_std_constants(step)
-            x = (tf.cast(state[0], tf.float32) - tf.constant(mean)) / tf.constant(denom)
+            x = (tf.cast(state[0], tf.float32) - constant(f"mean_{i}", mean)) / constant(
+                f"denom_{i}", denom
+            )
             if clip:
                 x = tf.clip_by_value(x, -float(clip), float(clip))
             state = [x]
@@ -99,10 +112,15 @@ def action_head(x: tf.Tensor, spec: dict) -> tf.Tensor:
 
 
 def policy_step(
-    model: Any, target: Any, leaves: list[tf.Tensor], states: list[tf.Tensor], leaf_sizes: list[int]
+    model: Any,
+    target: Any,
+    leaves: list[tf.Tensor],
+    states: list[tf.Tensor],
+    leaf_sizes: list[int],
+    constant: Callable[[str, np.ndarray], Any] = _constant,
 ) -> list[tf.Tensor]:
     """(action, raw outputs..., next state...) of an old-stack TFModelV2 for one step."""
-    x = encode_observation(leaves, target.preprocessing, leaf_sizes)
+    x = encode_observation(leaves, target.preprocessing, leaf_sizes, constant)
     input_dict = {"obs": x, "obs_flat": x, "is_training": False}
     if states:
         # One time step per sequence: RLlib adds the time axis from seq_lens' shape.

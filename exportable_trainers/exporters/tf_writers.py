@@ -10,9 +10,6 @@ globally), via TensorFlow's eager_mode context.
 from __future__ import annotations
 
 import contextlib
-import io
-import logging
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..exceptions import InvalidOptionError
+from .graph_common import quiet
 
 ONNX_OPSET = 17
 
@@ -35,20 +33,8 @@ def eager() -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence converter chatter (tf2onnx logs, deprecation warnings)."""
-    loggers = [logging.getLogger(n) for n in ("tf2onnx", "tensorflow")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+def _quiet():
+    return quiet("tf2onnx", "tensorflow")
 
 
 @dataclass
@@ -90,7 +76,7 @@ class FrozenStep:
 
 def write_savedmodel(step: FrozenStep, path: Path) -> dict[str, Any]:
     """A TF2 SavedModel whose 'serving_default' signature maps public names to public names."""
-    with eager(), quiet():
+    with eager(), _quiet():
         fn = step.function()
         specs = [
             tf.TensorSpec([None, *shape], tf.as_dtype(dtype), name=_signature_name(name))
@@ -123,7 +109,7 @@ def write_onnx(step: FrozenStep, path: Path) -> dict[str, Any]:
     """ONNX via tf2onnx, with the public input / output names and a dynamic batch axis."""
     import tf2onnx
 
-    with eager(), quiet():
+    with eager(), _quiet():
         model, _ = tf2onnx.convert.from_graph_def(
             step.graph_def,
             input_names=[t for _, t, _, _ in step.inputs],
@@ -225,7 +211,7 @@ def build_clean_tf_keras(config: dict, weights: list[np.ndarray], policy_id: str
 
 def write_h5(config: dict, weights: list[np.ndarray], path: Path, policy_id: str) -> dict[str, Any]:
     """A Keras 2 HDF5 file that tf_keras.models.load_model opens with no custom_objects."""
-    with eager(), quiet():
+    with eager(), _quiet():
         build_clean_tf_keras(config, weights, policy_id).save(str(path), save_format="h5")
     return {"loader": "tf_keras.models.load_model"}
 
@@ -236,7 +222,7 @@ def write_keras3(
     """A Keras 3 ``.keras`` file that keras.saving.load_model opens."""
     import keras
 
-    with eager(), quiet():
+    with eager(), _quiet():
         try:
             model = keras.Model.from_config(config)
         except (ValueError, TypeError, KeyError) as e:
@@ -267,7 +253,7 @@ def network_entry(
     Raises:
         InvalidOptionError: No output equals the distribution inputs.
     """
-    with eager(), quiet():
+    with eager(), _quiet():
         model = build_clean_tf_keras(config, weights, policy_id)
         if len(model.inputs) != 1:
             raise InvalidOptionError(

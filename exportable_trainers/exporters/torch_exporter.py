@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +13,15 @@ from ..formats import FORMATS
 from ..preprocess import batch_to_leaves, observation_leaves
 from ..recurrent import input_name, output_name
 from .base import FrameworkExporter
+from .graph_common import quiet
 from .torch_graph import build_policy_graph, cpu_copy
 
 ONNX_OPSET = 18
 EXAMPLE_BATCH = 3  # > 1 so that the batch axis is never specialised to a constant
 
 
-@contextlib.contextmanager
 def _quiet():
-    """Silence the exporter's progress prints, log lines and deprecation chatter."""
-    onnx_log = logging.getLogger("torch.onnx")
-    level = onnx_log.level
-    onnx_log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        onnx_log.setLevel(level)
+    return quiet("torch.onnx")
 
 
 class OnnxTemplate:

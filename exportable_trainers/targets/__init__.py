@@ -8,6 +8,7 @@ and a ``reference`` function computing RLlib's own outputs for verification.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,3 +130,23 @@ def collect_target_builders(
     from .old_stack import targets_for as old_targets_for
 
     return old_targets_for(algo, ids)
+
+
+def exclusive_access(algo: Any, policy_id: str) -> AbstractContextManager:
+    """Hold a policy's own lock while it is exported.
+
+    Old-stack IMPALA / APPO train the local policy in a background learner
+    thread; without the lock, weights can change between writing an artifact
+    and verifying it, and a forward pass of ours can overwrite the model's
+    cached value output while RLlib's loss still reads it. RLlib's torch and
+    tf2 policies take the same lock in ``learn_on_batch`` and
+    ``compute_actions``; new-stack modules are exported from a copy.
+
+    Args:
+        algo: A live, built Algorithm.
+        policy_id: The policy about to be exported.
+    """
+    if is_new_api_stack(algo):
+        return nullcontext()
+    lock = getattr(algo.get_policy(policy_id), "_lock", None)
+    return lock if lock is not None else nullcontext()

@@ -69,10 +69,6 @@ def _has_q_values(module: Any) -> bool:
     return isinstance(module, QNetAPI) and isinstance(module.action_space, spaces.Discrete)
 
 
-def _env_action_space(algo: Any, module: Any) -> Any:
-    return module.action_space
-
-
 def targets_for(algo: Any, ids: list[str]) -> dict[str, Callable[[], PolicyTarget]]:
     """One builder per module id; the learner's modules are fetched once for all."""
     modules = _learner_call(
@@ -90,7 +86,7 @@ def _target(algo: Any, module_id: str, module: Any) -> PolicyTarget:
             "stack is torch-only"
         )
     pre = new_stack_preprocessing(algo, module_id, module)
-    action_space = _env_action_space(algo, module)
+    action_space = module.action_space
     state = _state_entries(module)
     out_probe = _probe_outputs(module, pre.model_space, state)
     if ACTION_DIST_INPUTS in out_probe:

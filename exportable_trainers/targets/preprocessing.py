@@ -72,6 +72,17 @@ def _stacker(
     return apply
 
 
+def _mean_std(obs_filter: Any) -> tuple[dict, Callable[[Any], Any]]:
+    """The ``mean_std`` step of an RLlib MeanStdFilter and RLlib's own transform (both stacks)."""
+    from ray.rllib.utils.numpy import SMALL_NUMBER
+
+    stats = obs_filter.running_stats
+    step = mean_std_step(
+        stats.mean, stats.std, obs_filter.demean, obs_filter.destd, obs_filter.clip, SMALL_NUMBER
+    )
+    return step, lambda obs, _f=obs_filter: _f(obs, update=False)
+
+
 def _refuse(owner: str, what: str, why: str) -> InvalidOptionError:
     return InvalidOptionError(f"{owner}: {what} cannot be exported: {why}")
 
@@ -104,7 +115,7 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
         InvalidOptionError: A connector changes observations in a way this
             package cannot reproduce outside Ray.
     """
-    from ray.rllib.utils.numpy import SMALL_NUMBER, flatten_inputs_to_1d_tensor
+    from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
 
     owner = f"module {module_id!r}"
     transforming = [c for c in _connectors(algo) if type(c).__name__ not in PASSTHROUGH_CONNECTORS]
@@ -141,20 +152,11 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
             )
         elif name == "MeanStdFilter":
             obs_filter = _single_filter(connector, owner)
-            stats = obs_filter.running_stats
-            if not hasattr(stats, "mean"):
+            if not hasattr(obs_filter.running_stats, "mean"):
                 raise _refuse(owner, "MeanStdFilter on a Dict / Tuple observation", "flatten first")
-            steps.append(
-                mean_std_step(
-                    stats.mean,
-                    stats.std,
-                    obs_filter.demean,
-                    obs_filter.destd,
-                    obs_filter.clip,
-                    SMALL_NUMBER,
-                )
-            )
-            transforms.append(lambda obs, _f=obs_filter: _f(obs, update=False))
+            step, transform = _mean_std(obs_filter)
+            steps.append(step)
+            transforms.append(transform)
         else:
             raise _refuse(
                 owner,
@@ -218,8 +220,6 @@ def _old_stack_objects(algo: Any, policy_id: str, policy: Any, owner: str) -> tu
 
 def old_stack_preprocessing(algo: Any, policy_id: str, policy: Any) -> Preprocessing:
     """The observation preprocessor and MeanStdFilter of one old-stack policy."""
-    from ray.rllib.utils.numpy import SMALL_NUMBER
-
     owner = f"policy {policy_id!r}"
     model_space = policy.observation_space
     raw_space = getattr(model_space, "original_space", model_space)
@@ -235,25 +235,16 @@ def old_stack_preprocessing(algo: Any, policy_id: str, policy: Any) -> Preproces
             owner, f"observation space {raw_space}", "it is not flattened by a preprocessor"
         )
     if obs_filter is not None:
-        stats = obs_filter.running_stats
         if type(obs_filter).__name__ not in (
             "MeanStdFilter",
             "ConcurrentMeanStdFilter",
-        ) or not hasattr(stats, "mean"):
+        ) or not hasattr(obs_filter.running_stats, "mean"):
             raise _refuse(
                 owner,
                 f"observation filter {type(obs_filter).__name__}",
                 "only MeanStdFilter is supported",
             )
-        steps.append(
-            mean_std_step(
-                stats.mean,
-                stats.std,
-                obs_filter.demean,
-                obs_filter.destd,
-                obs_filter.clip,
-                SMALL_NUMBER,
-            )
-        )
-        transforms.append(lambda obs, _f=obs_filter: _f(obs, update=False))
+        step, transform = _mean_std(obs_filter)
+        steps.append(step)
+        transforms.append(transform)
     return Preprocessing(raw_space, model_space, steps, _stacker(model_space, transforms))

@@ -1,0 +1,50 @@
+"""P1: Tune wall time of make_exporting(PPO) vs plain PPO (default config, checkpoint every iteration)."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+
+from .common import Row, run_python
+
+CHILD = str(Path(__file__).with_name("tune_child.py"))
+TARGET = 1.05
+
+
+def run(iterations: int = 5, repeats: int = 2) -> list[Row]:
+    rows = []
+    for framework in ("torch", "tf2"):
+        # tf2 needs legacy Keras in every Ray process from the start, for plain RLlib too.
+        env = {"TF_USE_LEGACY_KERAS": "1"} if framework == "tf2" else {}
+        times: dict[str, list[float]] = {"plain": [], "exporting": []}
+        firsts: list[float] = []
+        later: list[float] = []
+        for r in range(repeats):
+            order = ("plain", "exporting") if r % 2 == 0 else ("exporting", "plain")
+            for variant in order:
+                with tempfile.TemporaryDirectory() as storage:
+                    out = run_python(CHILD, variant, framework, str(iterations), storage, env=env)
+                times[variant].append(out["seconds"])
+                if variant == "exporting":
+                    firsts.append(out["export_seconds"][0])
+                    later += out["export_seconds"][1:]
+        ours, theirs = statistics.median(times["exporting"]), statistics.median(times["plain"])
+        ratio = ours / theirs
+        rows.append(
+            Row(
+                "P1",
+                f"Tune wall time, {framework}{' (new stack)' if framework == 'torch' else ' (old stack)'}, "
+                f"{iterations} iterations, default PPO and formats",
+                ours,
+                theirs,
+                "s",
+                ratio,
+                f"<= {TARGET}",
+                ratio <= TARGET,
+                f"export per checkpoint: first of a trial {statistics.median(firsts):.2f} s "
+                f"(graph conversion), later ones {statistics.median(later):.3f} s (median)",
+                times,
+            )
+        )
+    return rows

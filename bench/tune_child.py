@@ -1,0 +1,64 @@
+"""One P1 run: Tune with RLlib's default PPO config on CartPole-v1, checkpoint every iteration.
+
+python bench/tune_child.py plain|exporting torch|tf2 ITERATIONS STORAGE
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+variant, framework, iterations, storage = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.rllib.algorithms.ppo import PPO, PPOConfig  # noqa: E402
+
+# RLlib's default PPO asks Tune for 3 CPUs (trial + 2 env runners); on a 2-core machine
+# the logical count must allow it, for both variants alike.
+ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+config = PPOConfig().environment("CartPole-v1")  # RLlib's defaults otherwise
+if framework == "tf2":
+    config = config.api_stack(
+        enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False
+    ).framework("tf2")
+trainable = PPO
+if variant == "exporting":
+    from exportable_trainers import make_exporting
+
+    trainable = make_exporting(PPO)
+tuner = tune.Tuner(
+    trainable,
+    param_space=config,
+    run_config=tune.RunConfig(
+        storage_path=storage,
+        stop={"training_iteration": iterations},
+        checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
+        verbose=0,
+    ),
+)
+start = time.perf_counter()
+result = tuner.fit()[0]
+seconds = time.perf_counter() - start
+assert result.error is None, result.error
+manifests = [json.loads(p.read_text()) for p in Path(result.path).rglob("manifest.json")]
+export_seconds = [
+    m["export_seconds"] for m in sorted(manifests, key=lambda m: m["training_iteration"])
+]
+results = [
+    json.loads(line)
+    for line in (Path(result.path) / "result.json").read_text().splitlines()
+    if line
+]
+iteration_seconds = [r["time_this_iter_s"] for r in results]
+print(
+    json.dumps(
+        {
+            "seconds": seconds,
+            "export_seconds": export_seconds,
+            "iteration_seconds": iteration_seconds,
+        }
+    )
+)
