@@ -60,7 +60,9 @@ def _profile_export(workdir: Path) -> str:
     return "\n".join(lines[start:])
 
 
-def _render(rows: list[Row], facts: dict, seconds: float, profile: str, command: str) -> str:
+def _render(
+    rows: list[Row], facts: dict, seconds: float, profile: str, ort_profile: list[str], command: str
+) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -93,7 +95,7 @@ def _render(rows: list[Row], facts: dict, seconds: float, profile: str, command:
         ]
         lines += [
             "",
-            "See the profile below and `docs/benchmarks-analysis` notes in the issue tracker.",
+            "Each miss is explained on its line; the profiles below show where the time goes.",
         ]
     else:
         lines.append("None in this run.")
@@ -109,6 +111,8 @@ def _render(rows: list[Row], facts: dict, seconds: float, profile: str, command:
         "```",
         "",
     ]
+    if ort_profile:
+        lines += ["## Where inference time goes (batch 256)", "", *ort_profile, ""]
     return "\n".join(lines)
 
 
@@ -134,7 +138,7 @@ def main(argv: list[str]) -> None:
     profile = ""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        info = None
+        info: dict = {}
         if only & {"P2", "P4"}:
             from . import p2_inference
 
@@ -185,7 +189,10 @@ def main(argv: list[str]) -> None:
             if not args.quick and only == {"P1", "P2", "P3", "P4", "P5"}
             else f"python -m bench {' '.join(argv)}"
         )
-        DOC.write_text(_render(rows, machine(), seconds, profile, command), encoding="utf-8")
+        DOC.write_text(
+            _render(rows, machine(), seconds, profile, info.get("ort_profile", []), command),
+            encoding="utf-8",
+        )
         console.print(f"wrote {DOC}")
     console.print(f"total {seconds / 60:.1f} minutes")
 

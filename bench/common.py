@@ -46,16 +46,32 @@ class Row:
     samples: dict[str, list[float]] = field(default_factory=dict)
 
 
-def median_time(fn: Callable[[], Any], number: int, repeat: int) -> tuple[float, list[float]]:
-    """Median per-call seconds of ``fn`` over ``repeat`` runs of ``number`` calls."""
-    fn()  # warm-up
-    runs = []
+def median_times(
+    fns: dict[str, Callable[[], Any]], number: int, repeat: int
+) -> dict[str, tuple[float, list[float]]]:
+    """Median per-call seconds of each function, their runs interleaved.
+
+    Each repeat runs ``number`` calls of every function in turn, so a slow
+    spell of this noisy machine hits all of them alike.
+
+    Args:
+        fns: Name -> function of no arguments.
+        number: Calls per timed run.
+        repeat: Timed runs per function.
+
+    Returns:
+        Name -> (median seconds per call, seconds per call of every run).
+    """
+    for fn in fns.values():
+        fn()  # warm-up
+    runs: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - start) / number)
-    return statistics.median(runs), runs
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            runs[name].append((time.perf_counter() - start) / number)
+    return {name: (statistics.median(r), r) for name, r in runs.items()}
 
 
 def run_python(code_or_path: str, *args: str, env: dict | None = None, timeout: int = 900) -> dict:

@@ -1,26 +1,61 @@
 """P2, ONNX Runtime side (a process without Ray, as deployed): per-call times.
 
 python bench/infer_child.py NEW_CHECKPOINT OLD_CHECKPOINT
+
+Also profiles ONNX Runtime on a batch of 256 (its own per-node profiler) and
+times a run that asks for the action alone, to show where the time goes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections import defaultdict
 
 import onnxruntime as ort
 
-from bench.common import median_time
+from bench.common import median_times
 from bench.p2_inference import batch_of
 from exportable_trainers import load_policy
 
 new_ckpt, old_ckpt = sys.argv[1], sys.argv[2]
+model_path = f"{new_ckpt}/export/default_policy/model.onnx"
 ours_new = load_policy(new_ckpt, format="onnx")
 ours_old = load_policy(old_ckpt, format="onnx")
-session = ort.InferenceSession(
-    f"{new_ckpt}/export/default_policy/model.onnx", providers=["CPUExecutionProvider"]
-)
-out = {}
+session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+
+
+def node_profile(x, calls: int = 200) -> list[list]:
+    """Share of ONNX Runtime's kernel time per node, largest first."""
+    options = ort.SessionOptions()
+    options.enable_profiling = True
+    profiled = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+    for _ in range(calls):
+        profiled.run(None, {"obs": x})
+    trace = profiled.end_profiling()
+    with open(trace, encoding="utf-8") as f:
+        events = json.load(f)
+    os.remove(trace)
+    per_node: dict[tuple[str, str], float] = defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            node = e["name"][: -len("_kernel_time")]
+            per_node[(node, e["args"].get("op_name", "?"))] += e["dur"]
+    total = sum(per_node.values())
+    ranked = sorted(per_node.items(), key=lambda kv: -kv[1])
+    return [[node, op, dur / total] for (node, op), dur in ranked]
+
+
+def graph_layers() -> dict[str, str]:
+    """Which network each Gemm's weight belongs to (its initializer's name)."""
+    import onnx  # only for this description; the deployed path never imports it
+
+    model = onnx.load(model_path, load_external_data=False)
+    return {n.name: (n.input[1] if len(n.input) > 1 else "") for n in model.graph.node}
+
+
+out: dict = {}
 for batch in (1, 256):
     x = batch_of(batch)
     number, repeat = (4000, 7) if batch == 1 else (300, 7)
@@ -34,9 +69,17 @@ for batch in (1, 256):
             (lambda x=x: ours_new.compute_actions(x)),
             (lambda x=x: ours_old.compute_actions(x)),
         )
-    out[batch] = {
-        "ours": median_time(ours, number, repeat),
-        "ours_old": median_time(ours_old_fn, number, repeat),
-        "bare": median_time(lambda x=x: session.run(None, {"obs": x}), number, repeat),
+    fns = {
+        "ours": ours,
+        "ours_old": ours_old_fn,
+        "bare": lambda x=x: session.run(None, {"obs": x}),
     }
+    if batch == 256:
+        fns["bare_action_only"] = lambda x=x: session.run(["action"], {"obs": x})
+    out[batch] = median_times(fns, number, repeat)
+out["profile_256"] = node_profile(batch_of(256))
+try:
+    out["weights_of_node"] = graph_layers()
+except ImportError:
+    out["weights_of_node"] = {}
 print(json.dumps(out))
