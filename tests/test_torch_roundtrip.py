@@ -65,30 +65,26 @@ def _export_dir(checkpoint):
     return Path(checkpoint) / "export" / "default_policy"
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript", "safetensors"])
+@pytest.mark.parametrize(
+    "fmt, mode",
+    [
+        ("onnx", "raw"),
+        ("torchscript", "raw"),
+        ("safetensors", "raw"),
+        ("onnx", "load_policy"),
+        ("torchscript", "load_policy"),
+    ],
+)
 @HYPOTHESIS
 @given(data=st.data())
-def test_artifact_in_its_own_runtime_matches_live_policy(trained, rayfree, fmt, data):
+def test_export_matches_live_policy(trained, rayfree, fmt, mode, data):
+    """raw: the artifact in its own runtime; load_policy: through ExportedPolicy."""
     algo, _, checkpoint = trained
     export_dir = _export_dir(checkpoint)
     manifest = read_manifest(export_dir)
     space = space_from_dict(manifest["observation_space"])
     observations = data.draw(observation_batches(space, BATCH))
-    exported = rayfree.run(export_dir, fmt, _feeds(space, observations), mode="raw")
-    assert_close(live_outputs(algo, "default_policy", observations), exported, ATOL)
-
-
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-@HYPOTHESIS
-@given(data=st.data())
-def test_load_policy_matches_live_policy(trained, rayfree, fmt, data):
-    algo, _, checkpoint = trained
-    export_dir = _export_dir(checkpoint)
-    manifest = read_manifest(export_dir)
-    space = space_from_dict(manifest["observation_space"])
-    observations = data.draw(observation_batches(space, BATCH))
-    feeds = _feeds(space, observations)
-    exported = rayfree.run(export_dir, fmt, feeds, mode="load_policy")
+    exported = rayfree.run(export_dir, fmt, _feeds(space, observations), mode=mode)
     assert_close(live_outputs(algo, "default_policy", observations), exported, ATOL)
 
 
