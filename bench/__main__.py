@@ -111,8 +111,10 @@ def _render(
         "```",
         "",
     ]
+    lines = [ln.replace(f"{ROOT}/", "") for ln in lines]
+    ort_profile = [ln.replace(f"{ROOT}/", "") for ln in ort_profile]
     if ort_profile:
-        lines += ["## Where inference time goes (batch 256)", "", *ort_profile, ""]
+        lines += ["## Where inference time goes", "", *ort_profile, ""]
     return "\n".join(lines)
 
 

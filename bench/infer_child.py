@@ -47,6 +47,24 @@ def node_profile(x, calls: int = 200) -> list[list]:
     return [[node, op, dur / total] for (node, op), dur in ranked]
 
 
+def wrapper_profile(obs, calls: int = 20000) -> str:
+    """cProfile of compute_action on one observation, by own time."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        ours_new.compute_action(obs)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(10)
+    lines = [ln for ln in text.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if "ncalls" in ln)
+    return "\n".join([f"{calls} calls of compute_action(obs):", *lines[start:]])
+
+
 def graph_layers() -> dict[str, str]:
     """Which network each Gemm's weight belongs to (its initializer's name)."""
     import onnx  # only for this description; the deployed path never imports it
@@ -78,6 +96,7 @@ for batch in (1, 256):
         fns["bare_action_only"] = lambda x=x: session.run(["action"], {"obs": x})
     out[batch] = median_times(fns, number, repeat)
 out["profile_256"] = node_profile(batch_of(256))
+out["wrapper_profile"] = wrapper_profile(batch_of(1)[0])
 try:
     out["weights_of_node"] = graph_layers()
 except ImportError:

@@ -136,20 +136,6 @@ def test_batches_in_either_form_give_the_same_actions(checkpoint):
     )
 
 
-def test_single_observations_run_on_a_sequential_onnx_session(checkpoint):
-    _, path = checkpoint
-    policy = load_policy(path, format="onnx")
-    runner = policy._runner
-    obs = np.array([0.02, -0.3, 0.01, 0.4], np.float32)
-    batched = policy.forward(np.stack([obs, obs]))
-    assert runner._single is None
-    single = policy.forward(obs[None])
-    assert runner._single.get_session_options().intra_op_num_threads == 1
-    assert runner.session.get_session_options().intra_op_num_threads == 0
-    for key, value in batched.items():
-        np.testing.assert_allclose(single[key][0], value[0], rtol=0, atol=1e-6, err_msg=key)
-
-
 @pytest.mark.slow
 def test_minimal_environment_numpy_gymnasium_onnxruntime_only(checkpoint, tmp_path):
     """A virtualenv with only numpy, gymnasium and onnxruntime runs an export."""
