@@ -39,9 +39,9 @@ def run(iterations: int = 5, repeats: int = 2) -> list[Row]:
         ratio = ours / theirs
         spread = max(times["plain"]) / min(times["plain"]) - 1
         why = (
-            f" The gap beyond the exports is outside them: the build-time preflight (imports "
-            f"the converter, builds each exporter once) and run-to-run spread (plain runs alone "
-            f"differ by {spread:.0%} here)."
+            f" The rest of the gap is not inside the timed exports and is not located yet "
+            f"(candidates: the build-time preflight, which imports the converter and builds each "
+            f"exporter once, and run-to-run spread: plain runs alone differ by {spread:.0%} here)."
             if ratio > TARGET
             else ""
         )
