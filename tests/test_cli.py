@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.configs import ppo_config
+from tests.tuning import fit
 
 pytestmark = pytest.mark.slow
 
@@ -29,24 +30,12 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def experiment(ray_session, tmp_path_factory) -> Path:
     """A Tune experiment of ExportingPPO with two checkpoints."""
-    from ray import tune
     from ray.rllib.algorithms.ppo import PPO
 
     from exportable_trainers import make_exporting
 
     storage = tmp_path_factory.mktemp("cli")
-    result = tune.Tuner(
-        make_exporting(PPO),
-        param_space=ppo_config("CartPole-v1"),
-        run_config=tune.RunConfig(
-            name="exp",
-            storage_path=str(storage),
-            stop={"training_iteration": 2},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
-            verbose=0,
-        ),
-    ).fit()[0]
-    assert result.error is None
+    fit(make_exporting(PPO), ppo_config("CartPole-v1"), storage, 2, name="exp")
     return storage / "exp"
 
 

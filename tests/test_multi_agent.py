@@ -11,6 +11,7 @@ from exportable_trainers import PolicySelectionError, load_policy, make_exportin
 from exportable_trainers.manifest import EXPORT_DIRNAME, check_files, read_manifest
 from tests.configs import two_player_config
 from tests.live import assert_close, live_outputs
+from tests.tuning import fit
 
 pytestmark = pytest.mark.slow
 PLAYERS = ("player_blue", "player_red")
@@ -18,21 +19,10 @@ PLAYERS = ("player_blue", "player_red")
 
 @pytest.mark.parametrize("stack", ["new", "old"])
 def test_two_players_every_checkpoint_holds_both_exports(stack, ray_session, rayfree, tmp_path):
-    from ray import tune
     from ray.rllib.algorithms.algorithm import Algorithm
     from ray.rllib.algorithms.ppo import PPO
 
-    result = tune.Tuner(
-        make_exporting(PPO),
-        param_space=two_player_config(stack),
-        run_config=tune.RunConfig(
-            storage_path=str(tmp_path),
-            stop={"training_iteration": 2},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
-            verbose=0,
-        ),
-    ).fit()[0]
-    assert result.error is None, result.error
+    result = fit(make_exporting(PPO), two_player_config(stack), tmp_path, 2)
     checkpoints = sorted(Path(result.path).glob("checkpoint_*"))
     assert len(checkpoints) == 2
     rng = np.random.default_rng(0)

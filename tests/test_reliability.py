@@ -21,6 +21,7 @@ from exportable_trainers import (
 from exportable_trainers.manifest import EXPORT_DIRNAME, MANIFEST_NAME, file_record, read_manifest
 from tests.callbacks import fail_once_at_iteration_2
 from tests.configs import ppo_config
+from tests.tuning import fit, tuner
 
 pytestmark = pytest.mark.slow
 OBS = [0.01, -0.2, 0.03, 0.1]
@@ -128,16 +129,12 @@ def test_crashed_trial_resumes_from_its_checkpoint_and_keeps_exporting(ray_sessi
 
     config = ppo_config("CartPole-v1").callbacks(on_train_result=fail_once_at_iteration_2)
     config.test_fail_marker = str(tmp_path / "crashed")
-    result = tune.Tuner(
+    result = tuner(
         make_exporting(PPO),
-        param_space=config,
-        run_config=tune.RunConfig(
-            storage_path=str(tmp_path),
-            stop={"training_iteration": 3},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
-            failure_config=tune.FailureConfig(max_failures=1),
-            verbose=0,
-        ),
+        config,
+        tmp_path,
+        3,
+        failure_config=tune.FailureConfig(max_failures=1),
     ).fit()[0]
     assert result.error is None, result.error
     assert (tmp_path / "crashed").exists(), "the trial never crashed"
@@ -146,20 +143,9 @@ def test_crashed_trial_resumes_from_its_checkpoint_and_keeps_exporting(ray_sessi
 
 
 def test_num_to_keep_removes_exports_with_their_checkpoints(ray_session, tmp_path):
-    from ray import tune
     from ray.rllib.algorithms.ppo import PPO
 
-    result = tune.Tuner(
-        make_exporting(PPO),
-        param_space=ppo_config("CartPole-v1"),
-        run_config=tune.RunConfig(
-            storage_path=str(tmp_path),
-            stop={"training_iteration": 4},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
-            verbose=0,
-        ),
-    ).fit()[0]
-    assert result.error is None, result.error
+    result = fit(make_exporting(PPO), ppo_config("CartPole-v1"), tmp_path, 4, keep=2)
     trial = Path(result.path)
     assert len(list(trial.glob("checkpoint_*"))) == 2
     assert [e.training_iteration for e in list_exports(trial)] == [3, 4]

@@ -15,6 +15,7 @@ import pytest
 from exportable_trainers import list_exports, load_policy, make_exporting
 from exportable_trainers.manifest import check_files, read_manifest
 from tests.configs import ppo_config
+from tests.tuning import fit
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,6 @@ def s3(tmp_path):
 
 def test_tune_with_s3_storage_uploads_every_export(ray_session, s3, tmp_path):
     import pyarrow.fs
-    from ray import tune
     from ray.rllib.algorithms.ppo import PPO
 
     filesystem = pyarrow.fs.S3FileSystem(
@@ -58,19 +58,14 @@ def test_tune_with_s3_storage_uploads_every_export(ray_session, s3, tmp_path):
         scheme="http",
         region="us-east-1",
     )
-    result = tune.Tuner(
+    fit(
         make_exporting(PPO),
-        param_space=ppo_config("CartPole-v1"),
-        run_config=tune.RunConfig(
-            name="s3run",
-            storage_path="exports/experiments",
-            storage_filesystem=filesystem,
-            stop={"training_iteration": 3},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
-            verbose=0,
-        ),
-    ).fit()[0]
-    assert result.error is None, result.error
+        ppo_config("CartPole-v1"),
+        "exports/experiments",
+        3,
+        name="s3run",
+        storage_filesystem=filesystem,
+    )
     selector = pyarrow.fs.FileSelector("exports/experiments/s3run", recursive=True)
     manifests = [
         f.path for f in filesystem.get_file_info(selector) if f.path.endswith("manifest.json")
@@ -94,6 +89,7 @@ from ray.cluster_utils import Cluster
 from ray.rllib.algorithms.ppo import PPO
 from exportable_trainers import make_exporting
 from tests.configs import ppo_config
+from tests.tuning import fit
 
 def record_node(*, result, **kwargs):
     result["node_id"] = ray.get_runtime_context().get_node_id()
@@ -103,17 +99,7 @@ worker = cluster.add_node(num_cpus=2)
 ray.init(address=cluster.address, log_to_driver=False)
 head_id = ray.get_runtime_context().get_node_id()
 config = ppo_config("CartPole-v1").callbacks(on_train_result=record_node)
-result = tune.Tuner(
-    make_exporting(PPO),
-    param_space=config,
-    run_config=tune.RunConfig(
-        storage_path=sys.argv[1],
-        stop={"training_iteration": 2},
-        checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
-        verbose=0,
-    ),
-).fit()[0]
-assert result.error is None, result.error
+result = fit(make_exporting(PPO), config, sys.argv[1], 2)
 print("NODES", json.dumps({"head": head_id, "trial": result.metrics["node_id"], "path": result.path}))
 ray.shutdown()
 cluster.shutdown()

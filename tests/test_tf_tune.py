@@ -11,6 +11,7 @@ from exportable_trainers import make_exporting
 from exportable_trainers.manifest import EXPORT_DIRNAME, check_files, read_manifest
 from tests.configs import ppo_config
 from tests.live import assert_close, live_outputs
+from tests.tuning import fit
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires_tf]
 
@@ -18,23 +19,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.requires_tf]
 @pytest.mark.tf1
 def test_user_story_every_second_checkpoint_holds_model_and_h5(ray_session, rayfree, tmp_path):
     """framework="tf", checkpoint_frequency=2, formats ["model", "h5"] (Ray's names), 6 iterations."""
-    from ray import tune
     from ray.rllib.algorithms.algorithm import Algorithm
     from ray.rllib.algorithms.ppo import PPO
 
     config = ppo_config("CartPole-v1", "old", "tf")
     config.exporting = {"formats": ["model", "h5"], "on_error": "raise"}
-    result = tune.Tuner(
-        make_exporting(PPO),
-        param_space=config,
-        run_config=tune.RunConfig(
-            storage_path=str(tmp_path),
-            stop={"training_iteration": 6},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=2),
-            verbose=0,
-        ),
-    ).fit()[0]
-    assert result.error is None, result.error
+    result = fit(make_exporting(PPO), config, tmp_path, 6, every=2)
     checkpoints = sorted(Path(result.path).glob("checkpoint_*"))
     assert len(checkpoints) == 3
     rng = np.random.default_rng(0)

@@ -12,28 +12,13 @@ from exportable_trainers.manifest import EXPORT_DIRNAME, check_files, read_manif
 from tests.callbacks import fail_once_at_iteration_2
 from tests.configs import ppo_config
 from tests.live import assert_close, live_outputs
+from tests.tuning import tuner
 
 pytestmark = pytest.mark.slow
 
 
 def _checkpoints(trial_path: str) -> list[Path]:
     return sorted(Path(trial_path).glob("checkpoint_*"))
-
-
-def _tune(trainable, config, storage: Path, name: str, iterations: int = 3):
-    from ray import tune
-
-    return tune.Tuner(
-        trainable,
-        param_space=config,
-        run_config=tune.RunConfig(
-            name=name,
-            storage_path=str(storage),
-            stop={"training_iteration": iterations},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
-            verbose=0,
-        ),
-    )
 
 
 @pytest.fixture(scope="module", params=["new", "old"])
@@ -43,7 +28,7 @@ def tune_run(request, ray_session, tmp_path_factory):
     make_exporting(PPO)  # registers "ExportingPPO" with Tune
     storage = tmp_path_factory.mktemp(f"tune-{request.param}")
     config = ppo_config("CartPole-v1", request.param)
-    result = _tune("ExportingPPO", config, storage, "run").fit()[0]
+    result = tuner("ExportingPPO", config, storage, 3, name="run").fit()[0]
     assert result.error is None, result.error
     return request.param, result
 
@@ -90,7 +75,7 @@ def test_tuner_restore_of_a_crashed_run_goes_on_exporting(ray_session, tmp_path)
     cls = make_exporting(PPO)
     config = ppo_config("CartPole-v1").callbacks(on_train_result=fail_once_at_iteration_2)
     config.test_fail_marker = str(tmp_path / "crashed")
-    first = _tune(cls, config, tmp_path, "crash").fit()[0]
+    first = tuner(cls, config, tmp_path, 3, name="crash").fit()[0]
     assert first.error is not None
     assert len(_checkpoints(first.path)) == 1
 
