@@ -139,7 +139,9 @@ class Tf2Exporter(TfExporter):
             tf.TensorSpec([None, *shape], tf.as_dtype(dtype)) for _, shape, dtype in self.inputs
         ]
 
-        @tf.function(input_signature=specs)
+        # autograph=False: the step is plain graph code (it also runs in tf1 graph
+        # mode), and transpiling RLlib's model code costs seconds per trace.
+        @tf.function(input_signature=specs, autograph=False)
         def step(*args: tf.Tensor) -> list[tf.Tensor]:
             return policy_step(
                 model,

@@ -83,7 +83,7 @@ def write_savedmodel(step: FrozenStep, path: Path) -> dict[str, Any]:
             for name, _, shape, dtype in step.inputs
         ]
 
-        @tf.function(input_signature=specs)
+        @tf.function(input_signature=specs, autograph=False)
         def serving_default(*args: tf.Tensor) -> dict[str, tf.Tensor]:
             return {name: tf.identity(out) for (name, _), out in zip(step.outputs, fn(*args))}
 
