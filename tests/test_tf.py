@@ -64,9 +64,13 @@ def trained(request, ray_session, tmp_path_factory):
     space.seed(0)
     fixed = [space.sample() for _ in range(32)]
     initial = live_outputs(algo, "default_policy", fixed)
-    algo.train()
-    checkpoint = algo.save(str(tmp_path_factory.mktemp(f"{framework}-{model}"))).checkpoint.path
-    yield algo, Path(checkpoint) / "export" / "default_policy", fixed, initial
+    exports = []
+    for _ in range(2):
+        # Two checkpoints: the second one's graphs are the first one's with new weights.
+        algo.train()
+        checkpoint = algo.save(str(tmp_path_factory.mktemp(f"{framework}-{model}")))
+        exports.append(Path(checkpoint.checkpoint.path) / "export" / "default_policy")
+    yield algo, exports[1], fixed, initial, exports[0]
     algo.stop()
 
 
@@ -81,7 +85,7 @@ HYPOTHESIS = settings(
 @HYPOTHESIS
 @given(data=st.data())
 def test_artifact_in_its_own_runtime_matches_live_policy(trained, rayfree, fmt, data):
-    algo, export_dir, _, _ = trained
+    algo, export_dir, _, _, _ = trained
     manifest = read_manifest(export_dir)
     space = space_from_dict(manifest["observation_space"])
     observations = data.draw(observation_batches(space, 64))
@@ -96,7 +100,7 @@ def test_artifact_in_its_own_runtime_matches_live_policy(trained, rayfree, fmt, 
 
 def test_export_holds_trained_not_initial_weights(trained, rayfree):
     """RLlib's own tf1 SavedModel held the initial weights; ours must hold the trained ones."""
-    algo, export_dir, fixed, initial = trained
+    algo, export_dir, fixed, initial, _ = trained
     live = live_outputs(algo, "default_policy", fixed)
     feeds = {"obs": np.stack(fixed)}
     for fmt in FORMATS:
@@ -107,7 +111,7 @@ def test_export_holds_trained_not_initial_weights(trained, rayfree):
 
 
 def test_manifest_of_tf_export(trained):
-    algo, export_dir, _, _ = trained
+    algo, export_dir, _, _, _ = trained
     manifest = read_manifest(export_dir)
     assert manifest["framework"] == algo.config.framework_str
     assert manifest["status"] == "ok", manifest["errors"]
@@ -115,6 +119,18 @@ def test_manifest_of_tf_export(trained):
     assert manifest["files"]["onnx"]["opset"] >= 17
     assert manifest["network"]["head"] == "action_dist_inputs"
     assert {"tensorflow", "tf_keras"} <= set(manifest["versions"])
+
+
+def test_later_checkpoint_reuses_the_onnx_graph_with_its_own_weights(trained, rayfree):
+    """The second checkpoint's ONNX file is the first one's graph with new weights."""
+    algo, second, fixed, _, first = trained
+    assert read_manifest(first)["files"]["onnx"]["graph_reused"] is False
+    assert read_manifest(second)["files"]["onnx"]["graph_reused"] is True
+    live = live_outputs(algo, "default_policy", fixed)
+    feeds = {"obs": np.stack(fixed)}
+    assert_close(live, rayfree.run(second, "onnx", feeds), ATOL)
+    old = rayfree.run(first, "onnx", feeds)
+    assert np.abs(old["action_dist_inputs"] - live["action_dist_inputs"]).max() > 1e-4
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

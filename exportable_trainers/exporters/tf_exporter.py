@@ -11,6 +11,8 @@ Both turn one policy step into a frozen graph (see tf_writers.FrozenStep):
 
 from __future__ import annotations
 
+import json
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from ..formats import FORMATS
 from ..preprocess import apply_steps, batch_to_leaves, leaf_dtype, leaf_shape, observation_leaves
 from ..recurrent import input_name, output_name
 from .base import FrameworkExporter
-from .graph_common import mean_std_constants
+from .graph_common import mean_std_constants, structure_key
 from .tf_graph import policy_step
 from .tf_writers import (
     FrozenStep,
@@ -62,11 +64,21 @@ class TfExporter(FrameworkExporter):
             feeds[input_name(s["key"])] = np.repeat(
                 np.asarray(s["initial"], s["dtype"])[None], SAMPLES, 0
             )
+        self.step.samples = feeds
         self._sample_out = self.step.run(feeds)
         self._keras: tuple[dict, list, dict] | None = None
 
     def _freeze(self) -> FrozenStep:
         raise NotImplementedError
+
+    def _statistics(self) -> dict[str, np.ndarray]:
+        """Current preprocessing statistics, named as policy_step's variables."""
+        current = {}
+        for i, step in enumerate(self.target.preprocessing):
+            if step["op"] == "mean_std":
+                mean, denom, _ = mean_std_constants(step)
+                current[f"mean_{i}"], current[f"denom_{i}"] = mean, denom
+        return current
 
     def _keras_weights(self, keras_model: Any) -> list[np.ndarray]:
         raise NotImplementedError
@@ -93,12 +105,22 @@ class TfExporter(FrameworkExporter):
             keras_model = find_keras_model(self.target.network.model, self.target.policy_id)
             config = scrubbed_config(keras_model)
             weights = self._keras_weights(keras_model)
-            model_input = apply_steps(self.target.preprocessing, self._sample_leaves).astype(
-                np.float32
-            )
-            reference = {k: self._sample_out[k] for k in self.target.raw_outputs}
-            entry = network_entry(config, weights, model_input, reference, self.target.policy_id)
-            self._keras = (config, weights, entry)
+            # Which output is which depends on the architecture only: found once.
+            config_key = json.dumps(config, sort_keys=True, default=str)
+            cached = self.cache.get("keras_entry")
+            if cached is None or cached[0] != config_key:
+                model_input = apply_steps(self.target.preprocessing, self._sample_leaves)
+                reference = {k: self._sample_out[k] for k in self.target.raw_outputs}
+                entry = network_entry(
+                    config,
+                    weights,
+                    model_input.astype(np.float32),
+                    reference,
+                    self.target.policy_id,
+                )
+                cached = (config_key, entry)
+                self.cache["keras_entry"] = cached
+            self._keras = (config, weights, cached[1])
         return self._keras
 
     def check(self, formats: tuple[str, ...]) -> None:
@@ -116,7 +138,7 @@ class TfExporter(FrameworkExporter):
         if fmt == "savedmodel":
             return write_savedmodel(self.step, path)
         if fmt == "onnx":
-            return write_onnx(self.step, path)
+            return write_onnx(self.step, path, self.cache)
         if fmt in ("h5", "keras"):
             config, weights, _ = self._keras_bundle()
             writer = write_h5 if fmt == "h5" else write_keras3
@@ -124,20 +146,95 @@ class TfExporter(FrameworkExporter):
         raise ValueError(f"TensorFlow exporter cannot write {fmt!r}")
 
 
+class Tf2Trace:
+    """The traced policy step of one tf2 model, kept between checkpoints.
+
+    Tracing and freezing cost more than everything else a later checkpoint
+    writes, and only the variable values change between checkpoints: frozen
+    once, the graph's weight constants are refreshed from the variables.
+
+    Args:
+        concrete: The step's ConcreteFunction (reads the live variables).
+        statistics: Preprocessing statistics as variables, by name.
+    """
+
+    def __init__(self, concrete: Any, statistics: dict[str, tf.Variable]) -> None:
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+
+        self.concrete = concrete
+        self.statistics = statistics
+        # Keep functional control flow (an LSTM's While loop) as tf2onnx expects it;
+        # lowering it to v1 Enter/Exit ops makes tf2onnx write invalid tensors.
+        self._convert = lambda: convert_variables_to_constants_v2(
+            concrete, lower_control_flow=False, aggressive_inlining=True
+        )
+        frozen = self._convert()
+        self.graph_def = frozen.graph.as_graph_def()
+        self.inputs = [t.name for t in frozen.inputs]
+        self.outputs = [t.name for t in frozen.outputs]
+        variables = {id(v.handle): v for v in concrete.graph.variables}
+        # The converter turns each captured variable into a Const named after the
+        # capture's placeholder, at the top level of the graph.
+        self.variables = {
+            internal.op.name: variables[id(external)]
+            for external, internal in concrete.graph.captures
+            if id(external) in variables
+        }
+        self.refreshable = self._refreshable()
+
+    def _refreshable(self) -> bool:
+        """Whether the frozen graph can be refreshed from the variables without converting.
+
+        Graphs with functions (an LSTM's loop body) are converted every time,
+        to be safe against a variable read inside a function.
+        """
+        if self.graph_def.library.function:
+            return False
+        consts = {n.name: n for n in self.graph_def.node if n.op == "Const"}
+        for name, variable in self.variables.items():
+            node = consts.get(name)
+            if node is None or not np.array_equal(
+                tf.make_ndarray(node.attr["value"].tensor), variable.numpy()
+            ):
+                return False
+        return True
+
+    def freeze(self, statistics: dict[str, np.ndarray]) -> Any:
+        """The frozen GraphDef with the current variable values."""
+        for name, value in statistics.items():
+            self.statistics[name].assign(value)
+        if not self.refreshable:
+            return self._convert().graph.as_graph_def()
+        graph_def = type(self.graph_def)()
+        graph_def.CopyFrom(self.graph_def)
+        for node in graph_def.node:
+            variable = self.variables.get(node.name)
+            if variable is not None:
+                node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(variable.numpy()))
+        return graph_def
+
+
 class Tf2Exporter(TfExporter):
     """framework="tf2": trace the live model in a tf.function, freeze its variables."""
 
     framework = ("tf2",)
 
-    def _freeze(self) -> FrozenStep:
-        from tensorflow.python.framework.convert_to_constants import (
-            convert_variables_to_constants_v2,
-        )
-
+    def _trace(self) -> Tf2Trace:
         model, target = self.target.network.model, self.target
         specs = [
             tf.TensorSpec([None, *shape], tf.as_dtype(dtype)) for _, shape, dtype in self.inputs
         ]
+        # Created before tracing (tf.function may trace twice); captured like the
+        # model's own variables, so later checkpoints only assign new values.
+        statistics = {
+            name: tf.Variable(value, trainable=False, name=name)
+            for name, value in self._statistics().items()
+        }
+
+        def variable(name: str, value: np.ndarray) -> tf.Variable:
+            return statistics[name]
 
         # autograph=False: the step is plain graph code (it also runs in tf1 graph
         # mode), and transpiling RLlib's model code costs seconds per trace.
@@ -149,20 +246,24 @@ class Tf2Exporter(TfExporter):
                 list(args[: self.n_leaves]),
                 list(args[self.n_leaves :]),
                 self.leaf_sizes,
+                variable,
             )
 
-        # Keep functional control flow (an LSTM's While loop) as tf2onnx expects it;
-        # lowering it to v1 Enter/Exit ops makes tf2onnx write invalid tensors.
-        frozen = convert_variables_to_constants_v2(
-            step.get_concrete_function(), lower_control_flow=False, aggressive_inlining=True
-        )
+        return Tf2Trace(step.get_concrete_function(), statistics)
+
+    def _freeze(self) -> FrozenStep:
+        model = self.target.network.model
+        key = structure_key(self.target, self.inputs, self.output_names, self.leaf_sizes)
+        cached = self.cache.get("tf2_trace")
+        if cached is None or cached[0] != key or cached[1]() is not model:
+            cached = (key, weakref.ref(model), self._trace())
+            self.cache["tf2_trace"] = cached
+        trace = cached[2]
         return FrozenStep(
-            frozen.graph.as_graph_def(),
-            [
-                (name, t.name, shape, dtype)
-                for (name, shape, dtype), t in zip(self.inputs, frozen.inputs)
-            ],
-            list(zip(self.output_names, [t.name for t in frozen.outputs])),
+            trace.freeze(self._statistics()),
+            [(name, t, shape, dtype) for (name, shape, dtype), t in zip(self.inputs, trace.inputs)],
+            list(zip(self.output_names, trace.outputs)),
+            list(trace.variables),
         )
 
     def _keras_weights(self, keras_model: Any) -> list[np.ndarray]:
@@ -223,11 +324,7 @@ class Tf1Exporter(TfExporter):
             )
             self.cache["tf1_ops"] = cached
         _, inputs, outputs, statistics = cached
-        current = {}
-        for i, step in enumerate(self.target.preprocessing):
-            if step["op"] == "mean_std":
-                mean, denom, _ = mean_std_constants(step)
-                current[f"mean_{i}"], current[f"denom_{i}"] = mean, denom
+        current = self._statistics()
         for name, var in statistics.items():
             var.load(current[name], session)
         return inputs, outputs
@@ -239,6 +336,8 @@ class Tf1Exporter(TfExporter):
             graph_def = tf.compat.v1.graph_util.convert_variables_to_constants(
                 session, session.graph.as_graph_def(), outputs
             )
+            # The converter names each variable's Const after the variable.
+            variables = [v.op.name for v in tf.compat.v1.global_variables()]
         return FrozenStep(
             graph_def,
             [
@@ -246,6 +345,7 @@ class Tf1Exporter(TfExporter):
                 for (name, shape, dtype), op in zip(self.inputs, inputs)
             ],
             [(name, op + ":0") for name, op in zip(self.output_names, outputs)],
+            variables,
         )
 
     def _keras_weights(self, keras_model: Any) -> list[np.ndarray]:

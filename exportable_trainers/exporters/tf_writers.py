@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +45,18 @@ class FrozenStep:
         graph_def: GraphDef with the weights as constants.
         inputs: (public name, tensor name in graph_def, per-sample shape, dtype).
         outputs: (public name, tensor name in graph_def).
+        variables: Names of the Const nodes that hold variable values (weights,
+            statistics), the only values that change between checkpoints.
+        samples: Example inputs by public name (set by the exporter).
     """
 
     graph_def: Any
     inputs: list[tuple[str, str, list[int], str]]
     outputs: list[tuple[str, str]]
+    variables: list[str] = field(default_factory=list)
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+
+    _function: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # A policy trained on a GPU pins ops to it; exports must run anywhere.
@@ -60,12 +67,16 @@ class FrozenStep:
                 node.device = ""
 
     def function(self) -> Any:
-        """A callable of the graph (call under :func:`eager`)."""
-        graph_def = self.graph_def
-        wrapped = tf.compat.v1.wrap_function(
-            lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
-        )
-        return wrapped.prune([t for _, t, _, _ in self.inputs], [t for _, t in self.outputs])
+        """A callable of the graph (call under :func:`eager`); built once per step."""
+        if self._function is None:
+            graph_def = self.graph_def
+            wrapped = tf.compat.v1.wrap_function(
+                lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
+            )
+            self._function = wrapped.prune(
+                [t for _, t, _, _ in self.inputs], [t for _, t in self.outputs]
+            )
+        return self._function
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Outputs by public name for inputs by public name."""
@@ -105,22 +116,55 @@ def _signature_name(name: str) -> str:
     return name.replace(".", "__")
 
 
-def write_onnx(step: FrozenStep, path: Path) -> dict[str, Any]:
-    """ONNX via tf2onnx, with the public input / output names and a dynamic batch axis."""
+def write_onnx(step: FrozenStep, path: Path, cache: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ONNX via tf2onnx, with the public input / output names and a dynamic batch axis.
+
+    Args:
+        step: The frozen policy step.
+        path: Where to write the ``.onnx`` file.
+        cache: Kept between checkpoints: when the graph has the same structure as
+            last time, the converted model is reused with the new weights
+            (see :class:`~.tf_templates.OnnxConstTemplate`).
+    """
     import tf2onnx
 
-    with eager(), _quiet():
-        model, _ = tf2onnx.convert.from_graph_def(
-            step.graph_def,
-            input_names=[t for _, t, _, _ in step.inputs],
-            output_names=[t for _, t in step.outputs],
-            opset=ONNX_OPSET,
-        )
+    from .tf_templates import OnnxConstTemplate, structure_digest
+
     renames = {t: name for name, t, _, _ in step.inputs} | {t: name for name, t in step.outputs}
-    _rename_io(model, renames)
+
+    def convert(graph_def: Any) -> Any:
+        with eager(), _quiet():
+            model, _ = tf2onnx.convert.from_graph_def(
+                graph_def,
+                input_names=[t for _, t, _, _ in step.inputs],
+                output_names=[t for _, t in step.outputs],
+                opset=ONNX_OPSET,
+            )
+        _rename_io(model, renames)
+        return model
+
+    cache = {} if cache is None else cache
+    key = structure_digest(step.graph_def, step.variables, (step.inputs, step.outputs, ONNX_OPSET))
+    entry = cache.get("onnx_template")
+    reused = entry is not None and entry[0] == key and entry[1] is not None
+    if reused:
+        model = entry[1].render(step.graph_def)
+    else:
+        template = None
+        if entry is None or entry[0] != key:
+            # Probed once per structure; None remembers that this graph cannot be reused.
+            template = OnnxConstTemplate.probe(
+                step.graph_def, step.variables, convert, step.samples
+            )
+            cache["onnx_template"] = (key, template)
+        model = template.render(step.graph_def) if template else convert(step.graph_def)
     path.write_bytes(model.SerializeToString())
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    return {"opset": int(opset), "converter": f"tf2onnx {tf2onnx.__version__}"}
+    return {
+        "opset": int(opset),
+        "converter": f"tf2onnx {tf2onnx.__version__}",
+        "graph_reused": reused,
+    }
 
 
 def _rename_io(model: Any, renames: dict[str, str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from ..formats import FORMATS
 from ..preprocess import batch_to_leaves, observation_leaves
 from ..recurrent import input_name, output_name
 from .base import FrameworkExporter
-from .graph_common import quiet
+from .graph_common import quiet, replace_initializers, structure_key
 from .torch_graph import build_policy_graph, cpu_copy
 
 ONNX_OPSET = 18
@@ -58,38 +57,8 @@ class OnnxTemplate:
 
     def render(self, state: dict[str, torch.Tensor]) -> bytes:
         """Serialized model with the initializers taken from ``state``."""
-        import onnx
-        from onnx import numpy_helper
-
-        model = onnx.ModelProto()
-        model.CopyFrom(self.model)
-        wanted = set(self.names)
-        for init in model.graph.initializer:
-            if init.name in wanted:
-                array = state[init.name].detach().cpu().numpy()
-                init.CopyFrom(numpy_helper.from_array(array, init.name))
-        return model.SerializeToString()
-
-
-def _structure_key(graph: torch.nn.Module, target: Any, inputs: list[dict]) -> str:
-    # Everything the converted graph's structure depends on, but not the values.
-    steps = [
-        {k: v for k, v in step.items() if k not in ("mean", "denom")}
-        for step in target.preprocessing
-    ]
-    state = [(k, list(v.shape), str(v.dtype)) for k, v in graph.state_dict().items()]
-    return json.dumps(
-        [
-            type(target.network).__qualname__,
-            steps,
-            target.action,
-            inputs,
-            target.raw_outputs,
-            state,
-        ],
-        sort_keys=True,
-        default=str,
-    )
+        arrays = {name: state[name].detach().cpu().numpy() for name in self.names}
+        return replace_initializers(self.model, arrays).SerializeToString()
 
 
 class TorchExporter(FrameworkExporter):
@@ -164,7 +133,8 @@ class TorchExporter(FrameworkExporter):
 
     def _write_onnx(self, path: Path) -> dict[str, Any]:
         state = self.graph.state_dict()
-        key = _structure_key(self.graph, self.target, self.input_names)
+        shapes = [(k, list(v.shape), str(v.dtype)) for k, v in state.items()]
+        key = structure_key(self.target, self.input_names, shapes)
         template = self.cache.get("onnx_template")
         reused = template is not None and self.cache.get("onnx_key") == key
         if reused:
