@@ -185,6 +185,9 @@ def main(argv: list[str]) -> None:
             "-" if r.met is None else ("yes" if r.met else "NO"),
         )
     console.print(table)
+    for r in rows:
+        if r.met is False:
+            console.print(f"{r.id} missed ({r.what}): {r.note}")
     if not args.no_write:
         command = (
             "make bench"
