@@ -2,8 +2,9 @@
 
     python -m bench [--only P1,P3] [--quick] [--no-write]
 
-P1 runs first, alone on the machine (each run in its own process and Ray
-instance); P2-P5 share one Ray instance in this process.
+P1 runs first, alone on the machine (one child process and Ray instance per
+framework, each Tune run with fresh trial actors); P2-P5 share one Ray
+instance in this process.
 """
 
 from __future__ import annotations

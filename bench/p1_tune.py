@@ -52,16 +52,23 @@ def run(iterations: int = 5, repeats: int = 2) -> list[Row]:
         parts: dict[str, list[dict[str, float]]] = {"plain": [], "exporting": []}
         firsts: list[float] = []
         later: list[float] = []
-        for r in range(repeats):
-            order = ("plain", "exporting") if r % 2 == 0 else ("exporting", "plain")
-            for variant in order:
-                with tempfile.TemporaryDirectory() as storage:
-                    out = run_python(CHILD, variant, framework, str(iterations), storage, env=env)
-                times[variant].append(out["seconds"])
-                parts[variant].append(_parts(out))
-                if variant == "exporting":
-                    firsts.append(out["export_seconds"][0])
-                    later += out["export_seconds"][1:]
+        # ABBA...: alternating which variant goes first cancels a drift of the machine.
+        order = [
+            v
+            for r in range(repeats)
+            for v in (("plain", "exporting"), ("exporting", "plain"))[r % 2]
+        ]
+        with tempfile.TemporaryDirectory() as storage:
+            runs = run_python(
+                CHILD, ",".join(order), framework, str(iterations), storage, env=env, timeout=2400
+            )["runs"]
+        for out in runs:
+            variant = out["variant"]
+            times[variant].append(out["seconds"])
+            parts[variant].append(_parts(out))
+            if variant == "exporting":
+                firsts.append(out["export_seconds"][0])
+                later += out["export_seconds"][1:]
         ours, theirs = statistics.median(times["exporting"]), statistics.median(times["plain"])
         ratio = ours / theirs
         iteration_spread = [p["iterations"] for p in parts["plain"] + parts["exporting"]]

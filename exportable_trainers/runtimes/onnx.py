@@ -12,16 +12,18 @@ class OnnxRunner:
     """An ONNX Runtime session on the CPU.
 
     Args:
-        path: The ``.onnx`` file.
+        source: The ``.onnx`` file, or a serialized model.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, source: Path | bytes) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            source if isinstance(source, bytes) else str(source),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
         )
         self.output_names = [o.name for o in self.session.get_outputs()]
 
