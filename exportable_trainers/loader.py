@@ -114,6 +114,8 @@ class ExportedPolicy:
         state_inputs = {e["input"] for e in self._state_entries}
         self._obs_inputs = [i["name"] for i in manifest["inputs"] if i["name"] not in state_inputs]
         self._discrete = manifest["action_space"]["type"] == "Discrete"
+        # compute_action needs only these; ONNX Runtime then copies out nothing else.
+        self._acting_outputs = ["action"] + [e["output"] for e in self._state_entries]
         # A plain Box observation (the common case) is checked inline; anything
         # else, and anything that fails, goes through the general validator.
         space = self.observation_space
@@ -163,12 +165,14 @@ class ExportedPolicy:
             feeds[e["input"]] = value
         return feeds
 
-    def _run(self, leaves: list[np.ndarray], state: dict | None) -> dict[str, np.ndarray]:
+    def _run(
+        self, leaves: list[np.ndarray], state: dict | None, outputs: list[str] | None = None
+    ) -> dict[str, np.ndarray]:
         n = leaves[0].shape[0]
         if self._whole:
             feeds = dict(zip(self._obs_inputs, leaves))
             feeds.update(self._state_feeds(state, n))
-            return self._runner.run(feeds)
+            return self._runner.run(feeds, outputs)
         network = self.manifest["network"]
         x = apply_steps(self.manifest["preprocessing"], leaves)
         outs = self._runner.run({network["inputs"][0]["name"]: x})
@@ -213,7 +217,7 @@ class ExportedPolicy:
         Raises:
             ObservationError: The observation does not fit the observation space.
         """
-        outs = self._run(self._single_leaves(obs), self._state)
+        outs = self._run(self._single_leaves(obs), self._state, self._acting_outputs)
         if self._state_entries:
             self._state = {e["key"]: outs[e["output"]] for e in self._state_entries}
         action = outs["action"][0]

@@ -1,7 +1,8 @@
 """Runtimes that execute an exported artifact, one module per format.
 
 Each module exposes ``load(path, manifest) -> runner`` where ``runner.run(feeds)``
-maps input names to numpy arrays and returns output names to numpy arrays.
+maps input names to numpy arrays and returns output names to numpy arrays
+(``runner.run(feeds, outputs)``: only those outputs).
 Frameworks are imported only inside ``load``.
 """
 
@@ -19,8 +20,8 @@ from ..exceptions import ArtifactLoadError, ExportableTrainersError, MissingRunt
 class Runner(Protocol):
     """A loaded artifact."""
 
-    def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
-        """Run on named numpy inputs; return named numpy outputs."""
+    def run(self, feeds: dict[str, Any], outputs: list[str] | None = None) -> dict[str, Any]:
+        """Run on named numpy inputs; return the named numpy outputs (default: all)."""
 
 
 @dataclass(frozen=True)

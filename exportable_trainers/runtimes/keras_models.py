@@ -23,8 +23,8 @@ class KerasRunner:
         self.model = model
         self.network = network
 
-    def run(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
-        """Run the network on its single (preprocessed) input."""
+    def run(self, feeds: dict[str, Any], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Run the network on its single (preprocessed) input; return ``outputs`` (default: all)."""
         x = np.asarray(feeds[self.network["inputs"][0]["name"]], np.float32)
         with eager():
             outs = self.model(x, training=False)
@@ -33,7 +33,7 @@ class KerasRunner:
         for entry in self.network["outputs"]:
             value = np.asarray(outs[entry["index"]])
             result[entry["name"]] = value.reshape([-1 if d is None else d for d in entry["shape"]])
-        return result
+        return {k: result[k] for k in outputs or result}
 
 
 def _code_in_config(node: Any) -> str | None:

@@ -27,10 +27,10 @@ class OnnxRunner:
         )
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def run(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
-        """Run the graph on named inputs."""
-        outs = self.session.run(self.output_names, feeds)
-        return dict(zip(self.output_names, outs, strict=False))
+    def run(self, feeds: dict[str, Any], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Run the graph on named inputs; return ``outputs`` (default: all)."""
+        names = outputs or self.output_names
+        return dict(zip(names, self.session.run(names, feeds), strict=False))
 
 
 def load(path: Path, manifest: dict) -> OnnxRunner:

@@ -27,12 +27,13 @@ class SavedModelRunner:
             self._fn = self._loaded.signatures["serving_default"]
         self._keys = input_keys
 
-    def run(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
-        """Run the signature on named inputs."""
+    def run(self, feeds: dict[str, Any], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Run the signature on named inputs; return ``outputs`` (default: all)."""
         tf = self._tf
         with eager():
             args = {self._keys.get(k, k): tf.constant(v) for k, v in feeds.items()}
-            return {k: v.numpy() for k, v in self._fn(**args).items()}
+            result = self._fn(**args)
+            return {k: result[k].numpy() for k in outputs or result}
 
 
 def load(path: Path, manifest: dict) -> SavedModelRunner:

@@ -25,13 +25,13 @@ class TorchScriptRunner:
         self.input_names = input_names
         self.output_names = output_names
 
-    def run(self, feeds: dict[str, Any]) -> dict[str, np.ndarray]:
-        """Run the module on named inputs."""
+    def run(self, feeds: dict[str, Any], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Run the module on named inputs; return ``outputs`` (default: all)."""
         torch = self._torch
         args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in self.input_names]
         with torch.inference_mode():
-            outs = self.module(*args)
-        return {n: o.numpy() for n, o in zip(self.output_names, outs, strict=False)}
+            outs = dict(zip(self.output_names, self.module(*args), strict=False))
+        return {n: outs[n].numpy() for n in outputs or self.output_names}
 
 
 def load(path: Path, manifest: dict) -> TorchScriptRunner:
