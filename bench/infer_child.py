@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections import defaultdict
 
 import onnxruntime as ort
@@ -30,13 +31,14 @@ def node_profile(x, calls: int = 200) -> list[list]:
     """Share of ONNX Runtime's kernel time per node, largest first."""
     options = ort.SessionOptions()
     options.enable_profiling = True
-    profiled = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
-    for _ in range(calls):
-        profiled.run(None, {"obs": x})
-    trace = profiled.end_profiling()
-    with open(trace, encoding="utf-8") as f:
-        events = json.load(f)
-    os.remove(trace)
+    with tempfile.TemporaryDirectory() as tmp:
+        # ONNX Runtime writes its trace into the working directory unless told otherwise.
+        options.profile_file_prefix = os.path.join(tmp, "ort_profile")
+        profiled = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+        for _ in range(calls):
+            profiled.run(None, {"obs": x})
+        with open(profiled.end_profiling(), encoding="utf-8") as f:
+            events = json.load(f)
     per_node: dict[tuple[str, str], float] = defaultdict(float)
     for e in events:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
