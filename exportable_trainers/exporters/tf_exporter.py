@@ -6,7 +6,10 @@ Both turn one policy step into a frozen graph (see tf_writers.FrozenStep):
   graph (cached per policy) and frozen from the policy's own session at every
   checkpoint, so the trained values are what gets saved.
 * tf2 (``framework="tf2"``, with or without eager_tracing): a tf.function over
-  the live model, frozen with convert_variables_to_constants_v2.
+  the live model, traced and frozen once per policy (see Tf2Trace); later
+  checkpoints write the current variable values into the frozen graph.
+
+At later checkpoints the ONNX conversion is reused too (see tf_templates).
 """
 
 from __future__ import annotations
