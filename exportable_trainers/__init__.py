@@ -23,6 +23,7 @@ from .exceptions import (
     ObservationError,
     PolicySelectionError,
     TensorFlowSetupError,
+    UnsupportedPolicyError,
     VerificationError,
 )
 from .options import ExportOptions
@@ -56,6 +57,7 @@ __all__ = [
     "ObservationError",
     "PolicySelectionError",
     "TensorFlowSetupError",
+    "UnsupportedPolicyError",
     "VerificationError",
     "__version__",
     "list_exports",

@@ -1,9 +1,16 @@
-"""How a policy turns its network output into an environment action, as data.
+"""How a policy's actions reach the environment, as data, and the numpy forms of it.
 
-The spec is built once from RLlib's action-distribution class and the config's
-``normalize_actions`` / ``clip_actions``; every exporter turns it into graph ops,
-and :func:`deterministic_action` is the numpy version the loader uses for
-formats that hold only the network (h5, keras).
+The manifest's ``action`` entry says where RLlib's ``explore=False`` action comes
+from (``source``: the module's own ``actions`` output, or the deterministic
+sample of its action distribution, both traced into whole-policy graphs) and,
+per leaf of the action space (``leaves``: ``action``, ``action.0``,
+``action.<key>``), its dtype, shape and RLlib's unsquash / clip step
+(``postprocess``).
+
+Two things here are re-implemented with numpy because they cannot be traced:
+RLlib's NormalizeAndClipActions connector (numpy code in RLlib too), and, for
+formats that hold only the network (h5, keras), the deterministic action of the
+few distributions whose ``distribution`` kind is recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import numpy as np
 
 from .exceptions import ManifestError
 
-# Distribution kinds and what their deterministic action is:
+# Distribution kinds the numpy path knows, and what their deterministic action is:
 #   categorical        argmax over the logits
 #   multi_categorical  argmax within each of ``input_lens`` slices
 #   diag_gaussian      the mean (first half of the inputs)
@@ -32,14 +39,14 @@ def _bounds(space: Any) -> tuple[list, list]:
 
 
 def postprocess_spec(action_space: Any, normalize_actions: bool, clip_actions: bool) -> dict:
-    """What RLlib does to a computed action before it reaches the env.
+    """What RLlib does to one computed action leaf before it reaches the env.
 
     Mirrors ``unsquash_action`` / ``clip_action`` in ray.rllib.utils.spaces.space_utils:
     unsquash maps [-1, 1] to a bounded float Box and clips; integer Boxes are shifted
     by ``low``; clip clips any Box; other spaces pass through.
 
     Args:
-        action_space: The environment's action space.
+        action_space: One leaf of the environment's action space.
         normalize_actions: The algorithm config's ``normalize_actions``.
         clip_actions: The algorithm config's ``clip_actions``.
     """
@@ -63,7 +70,7 @@ def postprocess_spec(action_space: Any, normalize_actions: bool, clip_actions: b
 
 
 def action_dtype(action_space: Any) -> str:
-    """The numpy dtype name of actions sent to the env."""
+    """The numpy dtype name of one action leaf sent to the env."""
     from gymnasium import spaces
 
     if isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete)):
@@ -74,7 +81,7 @@ def action_dtype(action_space: Any) -> str:
 
 
 def action_shape(action_space: Any) -> list[int]:
-    """Per-sample shape of an action (without the batch axis)."""
+    """Per-sample shape of one action leaf (without the batch axis)."""
     from gymnasium import spaces
 
     if isinstance(action_space, spaces.Discrete):
@@ -82,21 +89,90 @@ def action_shape(action_space: Any) -> list[int]:
     return list(action_space.shape)
 
 
+def leaf_specs(action_space: Any, normalize_actions: bool, clip_actions: bool) -> list[dict]:
+    """The ``leaves`` entry: name, dtype, shape and postprocess step of every action leaf."""
+    from .preprocess import action_leaves
+
+    return [
+        {
+            "name": name,
+            "dtype": action_dtype(leaf),
+            "shape": action_shape(leaf),
+            "postprocess": postprocess_spec(leaf, normalize_actions, clip_actions),
+        }
+        for name, leaf in action_leaves(action_space)
+    ]
+
+
+def action_spec(
+    action_space: Any,
+    normalize_actions: bool,
+    clip_actions: bool,
+    source: str,
+    rllib_class: str,
+    numpy_head: dict | None = None,
+) -> dict:
+    """The manifest's ``action`` entry.
+
+    Args:
+        action_space: The environment's action space.
+        normalize_actions: The config's ``normalize_actions``.
+        clip_actions: The config's ``clip_actions``.
+        source: "module" (its forward returns actions) or "distribution"
+            (the deterministic sample of its action distribution).
+        rllib_class: Dotted name of the class that computes the action.
+        numpy_head: ``{"distribution": kind, ...}`` when the numpy path can compute
+            the action from the distribution inputs; None otherwise.
+    """
+    leaves = leaf_specs(action_space, normalize_actions, clip_actions)
+    spec: dict[str, Any] = {"source": source, "rllib_class": rllib_class}
+    spec.update(numpy_head or {"distribution": None})
+    spec["leaves"] = leaves
+    if len(leaves) == 1 and leaves[0]["name"] == "action":
+        # Flat fields of a single-leaf action, as protocol-1 manifests have always had.
+        spec.update({k: leaves[0][k] for k in ("dtype", "shape", "postprocess")})
+    return spec
+
+
+def leaves_of(spec: dict) -> list[dict]:
+    """The action leaves of a manifest ``action`` entry (older manifests: the one flat leaf)."""
+    if "leaves" in spec:
+        return spec["leaves"]
+    return [
+        {
+            "name": "action",
+            "dtype": spec.get("dtype", "float32"),
+            "shape": spec.get("shape"),
+            "postprocess": spec.get("postprocess", {"kind": "none"}),
+        }
+    ]
+
+
 def _as_float(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
 def deterministic_action(spec: dict, dist_inputs: np.ndarray) -> np.ndarray:
-    """Compute the env action from distribution inputs with numpy only.
+    """The env action from distribution inputs, with numpy only (network-only formats).
 
     Args:
-        spec: The manifest's ``action`` entry.
+        spec: The manifest's ``action`` entry; its ``distribution`` kind must be set
+            and the action space must have a single leaf.
         dist_inputs: Batch of distribution inputs, shape ``[B, n]``.
 
     Returns:
         Actions with shape ``[B, *action_shape]`` and the manifest's dtype.
+
+    Raises:
+        ManifestError: The entry names no kind this function knows.
     """
     kind = spec.get("distribution")
+    leaves = leaves_of(spec)
+    if len(leaves) != 1:
+        raise ManifestError(
+            f"the numpy action head computes single-leaf actions only; this policy's "
+            f"actions have {len(leaves)} leaves"
+        )
     x = np.asarray(dist_inputs)
     if kind == "categorical":
         a = np.argmax(x, axis=-1)
@@ -113,26 +189,43 @@ def deterministic_action(spec: dict, dist_inputs: np.ndarray) -> np.ndarray:
     elif kind == "deterministic":
         a = _as_float(x)
     else:
-        raise ManifestError(f"unknown action distribution {kind!r}; known: {', '.join(KINDS)}")
-    a = apply_postprocess(spec.get("postprocess", {"kind": "none"}), a)
-    shape = spec.get("shape")
+        raise ManifestError(
+            f"no numpy action head for distribution {kind!r} "
+            f"({spec.get('rllib_class', 'unknown class')}); known: {', '.join(KINDS)}"
+        )
+    leaf = leaves[0]
+    shape = leaf.get("shape")
     if shape is not None:
         a = a.reshape((a.shape[0], *shape))
-    return a.astype(spec.get("dtype", a.dtype), copy=False)
+    return finish_leaf(leaf, a)
+
+
+def _bound(values: Any, a: np.ndarray) -> np.ndarray:
+    """A bound stored flat (or as one number) in the per-sample shape of ``a``."""
+    bound = np.asarray(values, np.float32).reshape(-1)
+    per_sample = a.shape[1:]
+    if bound.size == 1 or bound.size != int(np.prod(per_sample)):
+        return bound if bound.size != 1 else bound.reshape(())
+    return bound.reshape(per_sample)
 
 
 def apply_postprocess(post: dict, a: np.ndarray) -> np.ndarray:
-    """numpy version of RLlib's unsquash / clip of actions."""
+    """numpy version of RLlib's unsquash / clip of one batched action leaf ``[B, ...]``."""
     kind = post.get("kind", "none")
     if kind == "none":
         return a
     if kind == "shift":
-        return a + np.asarray(post["low"]).astype(a.dtype)
-    low = np.asarray(post["low"], np.float32)
-    high = np.asarray(post["high"], np.float32)
+        return a + _bound(post["low"], a).astype(a.dtype)
+    low, high = _bound(post["low"], a), _bound(post["high"], a)
     if kind == "unsquash":
         a = low + (a + 1.0) * (high - low) / 2.0
         return np.clip(a, low, high)
     if kind == "clip":
         return np.clip(a, low, high)
     raise ManifestError(f"unknown action postprocess {kind!r}; known: {', '.join(POSTPROCESS)}")
+
+
+def finish_leaf(leaf: dict, a: np.ndarray) -> np.ndarray:
+    """RLlib's unsquash / clip of one action leaf, then the leaf's dtype."""
+    a = apply_postprocess(leaf.get("postprocess", {"kind": "none"}), a)
+    return a.astype(leaf.get("dtype", a.dtype), copy=False)

@@ -137,20 +137,44 @@ def export_algorithm(
     return manifests
 
 
+def _summary(errors: dict[str, str]) -> str:
+    """One line per distinct cause, naming the formats it stopped."""
+    by_cause: dict[str, list[str]] = {}
+    for fmt, cause in errors.items():
+        by_cause.setdefault(cause, []).append(fmt)
+    return "; ".join(f"{', '.join(fmts)}: {cause}" for cause, fmts in by_cause.items())
+
+
 def preflight(algo: Any, options: ExportOptions, caches: dict[str, dict[str, Any]]) -> list[str]:
-    """Describe every selected policy and build its exporter, writing nothing.
+    """Export every selected policy once into a scratch directory, and keep nothing.
+
+    This is the build-time refusal: what fails here (a component that cannot go
+    into a graph, a format that cannot be written, with ``verify`` an artifact
+    that does not reproduce RLlib) would fail at every checkpoint. Graphs
+    converted here stay in ``caches``, so the first checkpoint reuses them.
 
     Returns:
-        One message per policy that cannot be exported (empty when all can).
+        One message per policy that cannot be exported in full (empty when all can).
     """
-    from .exporters.base import exporter_for
+    import tempfile
 
     formats = options.formats_for(framework_of(algo))
+    context = algorithm_context(algo)
     problems = []
-    for policy_id, build in collect_target_builders(algo, options.policies).items():
-        try:
+    dry_run = options.replace(on_error="warn")
+    with tempfile.TemporaryDirectory(prefix="exportable_trainers-preflight-") as scratch:
+        for policy_id, build in collect_target_builders(algo, options.policies).items():
             with exclusive_access(algo, policy_id):
-                exporter_for(build(), caches.setdefault(policy_id, {})).check(formats)
-        except Exception as exc:
-            problems.append(f"policy {policy_id!r}: {type(exc).__name__}: {exc}")
+                manifest = export_policy(
+                    build,
+                    policy_id,
+                    Path(scratch) / policy_id,
+                    formats,
+                    dry_run,
+                    context,
+                    caches.setdefault(policy_id, {}),
+                    log=False,
+                )
+            if manifest["errors"]:
+                problems.append(f"policy {policy_id!r}: {_summary(manifest['errors'])}")
     return problems

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .actions import leaves_of
 from .exceptions import ExportableTrainersError
 
 app = typer.Typer(
@@ -179,10 +180,14 @@ def inspect(
                 io.add_row(kind[:-1], spec["name"], str(spec["shape"]), spec["dtype"])
         out.print(io)
         steps = ", ".join(s["op"] for s in m.get("preprocessing") or []) or "none"
-        out.print(
-            f"preprocessing: {steps} · action: {m['action'].get('distribution')}, "
-            f"postprocess {m['action'].get('postprocess', {}).get('kind')}"
+        action = m["action"]
+        source = (
+            f"{action.get('source', 'distribution')} {action.get('rllib_class', '')}".strip()
         )
+        posts = ", ".join(
+            f"{leaf['name']} {leaf.get('postprocess', {}).get('kind')}" for leaf in leaves_of(action)
+        )
+        out.print(f"preprocessing: {steps} · action from: {source} · postprocess: {posts}", markup=False)
         files = Table(title="files")
         for column in ("format", "path", "bytes", "sha256", "verification"):
             files.add_column(column)

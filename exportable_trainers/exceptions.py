@@ -15,6 +15,14 @@ class InvalidOptionError(ExportableTrainersError, ValueError):
     """An export option (format, policy id, on_error, ...) is not valid."""
 
 
+class UnsupportedPolicyError(InvalidOptionError):
+    """A part of a policy cannot be exported faithfully; the message names it.
+
+    Raised at build time for the component (RLModule, ModelV2, action
+    distribution, connector, ...) by class name, with the reason and what to do.
+    """
+
+
 class ExportFailedError(ExportableTrainersError, RuntimeError):
     """Writing an export failed and ``on_error="raise"`` was chosen."""
 

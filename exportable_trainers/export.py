@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .exceptions import ExportFailedError
+from .exceptions import ExportableTrainersError, ExportFailedError, UnsupportedPolicyError
 from .formats import FORMATS
 from .manifest import PROTOCOL, file_record, write_manifest
 from .options import ExportOptions
@@ -39,6 +39,18 @@ def _now() -> str:
 
 def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _named(exc: BaseException, owner: str, doing: str) -> BaseException:
+    """Our own errors as they are; anything else, as an error naming the policy's component."""
+    if isinstance(exc, ExportableTrainersError):
+        return exc
+    text = str(exc).strip().splitlines()
+    named = UnsupportedPolicyError(
+        f"{owner}: {doing} fails: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    )
+    named.__cause__ = exc
+    return named
 
 
 def _skeleton(policy_id: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -69,10 +81,13 @@ def _skeleton(policy_id: str, context: dict[str, Any]) -> dict[str, Any]:
 class _Failures:
     """Collects per-format failures; raises at once under on_error="raise"."""
 
-    def __init__(self, policy_id: str, on_error: str, errors: dict[str, str]) -> None:
+    def __init__(
+        self, policy_id: str, on_error: str, errors: dict[str, str], log: bool = True
+    ) -> None:
         self.policy_id = policy_id
         self.on_error = on_error
         self.errors = errors
+        self.log = log
 
     def add(self, formats: list[str], exc: BaseException | str) -> None:
         cause = exc if isinstance(exc, str) else _cause(exc)
@@ -83,6 +98,8 @@ class _Failures:
             raise ExportFailedError(f"export failed for {what}: {cause}") from (
                 exc if isinstance(exc, BaseException) else None
             )
+        if not self.log:
+            return
         if isinstance(exc, BaseException):
             logger.debug("export failure details:\n%s", "".join(traceback.format_exception(exc)))
         logger.warning("exportable_trainers: export failed for %s: %s", what, cause)
@@ -96,6 +113,7 @@ def export_policy(
     options: ExportOptions,
     context: dict[str, Any],
     cache: dict[str, Any],
+    log: bool = True,
 ) -> dict[str, Any]:
     """Write ``export_dir`` for one policy and return its manifest.
 
@@ -112,6 +130,8 @@ def export_policy(
         options: Export options (verify, on_error, tolerances).
         context: Algorithm facts for the manifest (iteration, steps, versions, ...).
         cache: Per-policy cache that survives between checkpoints.
+        log: Whether failures under ``on_error="warn"`` are logged (the
+            build-time dry run reports them itself).
 
     Raises:
         ExportFailedError: Something failed and ``options.on_error == "raise"``.
@@ -121,17 +141,19 @@ def export_policy(
     start = time.perf_counter()
     remove_leftovers(export_dir.parent)
     manifest = _skeleton(policy_id, context)
-    failures = _Failures(policy_id, options.on_error, manifest["errors"])
+    failures = _Failures(policy_id, options.on_error, manifest["errors"], log)
+    owner = f"policy {policy_id!r}"
     with staged_directory(export_dir) as staging:
         try:
             target = build_target()
+            owner = target.owner or owner
             manifest.update(_describe(target))
             exporter = exporter_for(target, cache)
             manifest["outputs"] = exporter.outputs()
             if exporter.network() is not None:
                 manifest["network"] = exporter.network()
         except Exception as exc:
-            failures.add(list(formats), exc)
+            failures.add(list(formats), _named(exc, owner, "building its export graph"))
             target = exporter = None
         if exporter is not None:
             for fmt in formats:
@@ -140,7 +162,7 @@ def export_policy(
                     manifest["files"][fmt] = file_record(staging, FORMATS[fmt].path, **extra)
                 except Exception as exc:
                     _remove(staging / FORMATS[fmt].path)
-                    failures.add([fmt], exc)
+                    failures.add([fmt], _named(exc, owner, f"writing {fmt!r}"))
         if options.verify and manifest["files"]:
             _verify(target, exporter, staging, manifest, options, failures, context)
         manifest["status"] = (

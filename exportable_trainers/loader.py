@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .actions import deterministic_action
+from .actions import deterministic_action, leaves_of
 from .exceptions import (
     ExportNotFoundError,
     InvalidOptionError,
@@ -23,7 +23,7 @@ from .exceptions import (
 )
 from .formats import FORMATS
 from .manifest import EXPORT_DIRNAME, MANIFEST_NAME, check_file, read_manifest
-from .preprocess import apply_steps, batch_to_leaves, single_to_leaves
+from .preprocess import apply_steps, batch_to_leaves, nest_leaves, single_to_leaves
 from .runtimes import PREFERENCE, RUNTIMES, Runner, is_installed, load_runner
 from .spaces import space_from_dict
 
@@ -113,9 +113,11 @@ class ExportedPolicy:
         self._state_entries = (manifest.get("recurrent") or {}).get("state", [])
         state_inputs = {e["input"] for e in self._state_entries}
         self._obs_inputs = [i["name"] for i in manifest["inputs"] if i["name"] not in state_inputs]
-        self._discrete = manifest["action_space"]["type"] == "Discrete"
+        self._action_names = [leaf["name"] for leaf in leaves_of(manifest["action"])]
+        # A Discrete leaf's single action is an int, as RLlib sends it to the env.
+        self._scalar = [not leaf.get("shape") for leaf in leaves_of(manifest["action"])]
         # compute_action needs only these; ONNX Runtime then copies out nothing else.
-        self._acting_outputs = ["action"] + [e["output"] for e in self._state_entries]
+        self._acting_outputs = self._action_names + [e["output"] for e in self._state_entries]
         # A plain Box observation (the common case) is checked inline; anything
         # else, and anything that fails, goes through the general validator.
         space = self.observation_space
@@ -180,7 +182,9 @@ class ExportedPolicy:
         return outs
 
     def forward(self, batch: Any, state: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
-        """All outputs (``action``, raw outputs, ``state_out.<key>``) for a batch.
+        """All outputs for a batch, by name: the action (``action``, or one output per
+        leaf of a Dict / Tuple action space: ``action.0``, ``action.<key>``), the raw
+        outputs and ``state_out.<key>``.
 
         Args:
             batch: A list of observations, or one batched structure (array with
@@ -194,9 +198,15 @@ class ExportedPolicy:
         """
         return self._run(batch_to_leaves(self.observation_space, batch), state)
 
-    def compute_actions(self, batch: Any, state: dict[str, Any] | None = None) -> np.ndarray:
-        """Env actions for a batch of observations (see :meth:`forward`)."""
-        return self.forward(batch, state)["action"]
+    def compute_actions(self, batch: Any, state: dict[str, Any] | None = None) -> Any:
+        """Env actions for a batch of observations (see :meth:`forward`).
+
+        Returns:
+            An array with the batch axis first; for Dict / Tuple action spaces the
+            same structure holding one such array per leaf.
+        """
+        outs = self.forward(batch, state)
+        return nest_leaves(self.action_space, [outs[n] for n in self._action_names])
 
     def _single_leaves(self, obs: Any) -> list[np.ndarray]:
         if self._box is not None:
@@ -210,7 +220,10 @@ class ExportedPolicy:
         return single_to_leaves(self.observation_space, obs)
 
     def compute_action(self, obs: Any) -> Any:
-        """The env action for one observation (an int for Discrete actions).
+        """The env action for one observation, in the structure the env takes.
+
+        An int for a Discrete action, an array for a Box / MultiDiscrete one, a
+        tuple / dict of those for Tuple / Dict action spaces.
 
         Recurrent policies use and update the state kept since :meth:`reset`.
 
@@ -220,8 +233,13 @@ class ExportedPolicy:
         outs = self._run(self._single_leaves(obs), self._state, self._acting_outputs)
         if self._state_entries:
             self._state = {e["key"]: outs[e["output"]] for e in self._state_entries}
-        action = outs["action"][0]
-        return int(action) if self._discrete else action
+        parts = [
+            int(outs[name][0]) if scalar and outs[name].dtype.kind in "iu" else outs[name][0]
+            for name, scalar in zip(self._action_names, self._scalar)
+        ]
+        if len(parts) == 1 and self._action_names == ["action"]:
+            return parts[0]
+        return nest_leaves(self.action_space, parts)
 
 
 def load_policy(

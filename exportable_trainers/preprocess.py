@@ -41,6 +41,30 @@ def observation_leaves(space: spaces.Space, prefix: str = "obs") -> list[tuple[s
     return [(prefix, space)]
 
 
+def action_leaves(space: spaces.Space) -> list[tuple[str, spaces.Space]]:
+    """(output name, leaf space) pairs of an action space: ``action``, ``action.0``, ``action.<key>``."""
+    return observation_leaves(space, "action")
+
+
+def nest_leaves(space: spaces.Space, values: Sequence[Any]) -> Any:
+    """Put one value per leaf (in leaf order) back into the space's Dict / Tuple structure.
+
+    Args:
+        space: The space whose structure to rebuild.
+        values: One value per leaf of ``space``, in :func:`observation_leaves` order.
+    """
+    items = iter(values)
+
+    def build(sub: spaces.Space) -> Any:
+        if isinstance(sub, spaces.Dict):
+            return {key: build(sub.spaces[key]) for key in sorted(sub.spaces)}
+        if isinstance(sub, spaces.Tuple):
+            return tuple(build(s) for s in sub.spaces)
+        return next(items)
+
+    return build(space)
+
+
 def leaf_dtype(space: spaces.Space) -> np.dtype:
     """dtype of the graph input for one leaf."""
     if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):

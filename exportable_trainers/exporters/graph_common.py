@@ -80,7 +80,7 @@ def structure_key(target: Any, inputs: Any, *extra: Any) -> str:
     ]
     return json.dumps(
         [
-            type(target.network).__qualname__,
+            sorted(target.details.items()),
             steps,
             target.action,
             inputs,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..exceptions import InvalidOptionError
+from ..exceptions import InvalidOptionError, UnsupportedPolicyError
 from ..formats import FORMATS
 from ..preprocess import apply_steps, batch_to_leaves, leaf_dtype, leaf_shape, observation_leaves
 from ..recurrent import input_name, output_name
@@ -56,7 +56,7 @@ class TfExporter(FrameworkExporter):
             (input_name(s["key"]), list(s["shape"]), s["dtype"]) for s in target.state
         ]
         self.n_leaves = len(leaves)
-        self.output_names = ["action", *target.raw_outputs] + [
+        self.output_names = [*target.action_names, *target.raw_outputs] + [
             output_name(s["key"]) for s in target.state
         ]
         self.step = self._freeze()
@@ -99,13 +99,23 @@ class TfExporter(FrameworkExporter):
     def _keras_bundle(self) -> tuple[dict, list, dict]:
         """(scrubbed config, weights, manifest network entry) of the policy's Keras model."""
         if self._keras is None:
+            action = self.target.action
+            if action.get("distribution") is None or len(action["leaves"]) != 1:
+                from ..actions import KINDS
+
+                raise UnsupportedPolicyError(
+                    f"{self.target.owner}: 'h5' and 'keras' hold only the network, and the "
+                    "loader computes the action from its outputs with numpy, which knows "
+                    f"single-leaf {', '.join(KINDS)} heads; action distribution "
+                    f"{action['rllib_class']} has no numpy form: use 'savedmodel' or 'onnx'"
+                )
             if self.target.state:
                 raise InvalidOptionError(
                     f"policy {self.target.policy_id!r}: recurrent policies cannot be written as "
                     "'h5' or 'keras' (their state handling lives outside the Keras model); use "
                     "'savedmodel' or 'onnx'"
                 )
-            keras_model = find_keras_model(self.target.network.model, self.target.policy_id)
+            keras_model = find_keras_model(self.target.policy.model, self.target.policy_id)
             config = scrubbed_config(keras_model)
             weights = self._keras_weights(keras_model)
             # Which output is which depends on the architecture only: found once.
@@ -225,7 +235,7 @@ class Tf2Exporter(TfExporter):
     framework = ("tf2",)
 
     def _trace(self) -> Tf2Trace:
-        model, target = self.target.network.model, self.target
+        model, target = self.target.policy.model, self.target
         specs = [
             tf.TensorSpec([None, *shape], tf.as_dtype(dtype)) for _, shape, dtype in self.inputs
         ]
@@ -255,7 +265,7 @@ class Tf2Exporter(TfExporter):
         return Tf2Trace(step.get_concrete_function(), statistics)
 
     def _freeze(self) -> FrozenStep:
-        model = self.target.network.model
+        model = self.target.policy.model
         key = structure_key(self.target, self.inputs, self.output_names, self.leaf_sizes)
         cached = self.cache.get("tf2_trace")
         if cached is None or cached[0] != key or cached[1]() is not model:
@@ -286,7 +296,7 @@ class Tf1Exporter(TfExporter):
         variables of the export scope, loaded with the current values before
         each freeze.
         """
-        policy = self.target.network
+        policy = self.target.policy
         session = policy.get_session()
         graph = session.graph
         cached = self.cache.get("tf1_ops")
@@ -333,7 +343,7 @@ class Tf1Exporter(TfExporter):
         return inputs, outputs
 
     def _freeze(self) -> FrozenStep:
-        session = self.target.network.get_session()
+        session = self.target.policy.get_session()
         inputs, outputs = self._graph_ops()
         with session.graph.as_default():
             graph_def = tf.compat.v1.graph_util.convert_variables_to_constants(
@@ -352,4 +362,4 @@ class Tf1Exporter(TfExporter):
         )
 
     def _keras_weights(self, keras_model: Any) -> list[np.ndarray]:
-        return list(self.target.network.get_session().run(keras_model.weights))
+        return list(self.target.policy.get_session().run(keras_model.weights))

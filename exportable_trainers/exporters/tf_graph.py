@@ -2,6 +2,8 @@
 
 Works in both graph mode (the tf1 session path) and inside ``tf.function``
 (the tf2 eager path); mirrors exporters/torch_graph.py and preprocess.apply_steps.
+The action is RLlib's own code, traced: the policy's
+``dist_class(inputs, model).deterministic_sample()``.
 """
 
 from __future__ import annotations
@@ -78,37 +80,50 @@ def encode_observation(
     return state[0]
 
 
-def action_head(x: tf.Tensor, spec: dict) -> tf.Tensor:
-    """RLlib's deterministic action from distribution inputs, then unsquash / clip."""
-    kind = spec["distribution"]
-    if kind == "categorical":
-        a = tf.argmax(x, axis=-1)
-    elif kind == "multi_categorical":
-        parts = tf.split(x, spec["input_lens"], axis=-1)
-        a = tf.stack([tf.argmax(p, axis=-1) for p in parts], axis=-1)
-    elif kind in ("diag_gaussian", "squashed_gaussian"):
-        a = tf.split(x, 2, axis=-1)[0]
-        if spec.get("squash"):
-            low, high = float(spec["low"]), float(spec["high"])
-            a = ((tf.tanh(a) + 1.0) / 2.0) * (high - low) + low
-            a = tf.clip_by_value(a, low, high)
-    elif kind in ("deterministic", "direct"):
-        a = x
-    else:
-        raise InvalidOptionError(f"unknown action distribution {kind!r}")
-    post = spec.get("postprocess", {"kind": "none"})
-    if post["kind"] in ("unsquash", "clip"):
-        low = tf.constant(np.asarray(post["low"], np.float32))
-        high = tf.constant(np.asarray(post["high"], np.float32))
-        if post["kind"] == "unsquash":
-            a = low + (a + 1.0) * (high - low) / 2.0
-        a = tf.clip_by_value(a, low, high)
-    elif post["kind"] == "shift":
-        a = a + tf.cast(tf.constant(np.asarray(post["low"])), a.dtype)
-    shape = spec.get("shape") or []
-    if shape:
-        a = tf.reshape(a, [-1, *shape])
-    return tf.cast(a, tf.int64 if spec.get("dtype", "float32").startswith("int") else tf.float32)
+_TF_DTYPES = {
+    "float16": tf.float16,
+    "float32": tf.float32,
+    "float64": tf.float64,
+    "int8": tf.int8,
+    "int16": tf.int16,
+    "int32": tf.int32,
+    "int64": tf.int64,
+    "uint8": tf.uint8,
+    "bool": tf.bool,
+}
+
+
+def finish_actions(actions: list[tf.Tensor], leaves: list[dict]) -> list[tf.Tensor]:
+    """RLlib's NormalizeAndClipActions on each action leaf, then its dtype.
+
+    The TF form of :func:`exportable_trainers.actions.finish_leaf`.
+    """
+    out = []
+    for a, leaf in zip(actions, leaves):
+        post = leaf.get("postprocess", {"kind": "none"})
+        shape = [int(d) for d in leaf.get("shape") or []]
+        kind = post["kind"]
+
+        def bound(name: str, post: dict = post, shape: list = shape) -> tf.Tensor:
+            values = np.asarray(post[name], np.float32).reshape(-1)
+            if values.size == int(np.prod(shape)) and values.size > 1:
+                values = values.reshape(shape)
+            return tf.constant(values.reshape(()) if values.size == 1 else values)
+
+        if kind in ("unsquash", "clip"):
+            low, high = bound("low"), bound("high")
+            if kind == "unsquash":
+                a = low + (tf.cast(a, tf.float32) + 1.0) * (high - low) / 2.0
+            a = tf.clip_by_value(a, tf.cast(low, a.dtype), tf.cast(high, a.dtype))
+        elif kind == "shift":
+            a = a + tf.cast(bound("low"), a.dtype)
+        if shape:
+            a = tf.reshape(a, [-1, *shape])
+        dtype = _TF_DTYPES.get(leaf["dtype"])
+        if dtype is None:
+            raise InvalidOptionError(f"action {leaf['name']}: unsupported dtype {leaf['dtype']}")
+        out.append(tf.cast(a, dtype))
+    return out
 
 
 def policy_step(
@@ -119,7 +134,7 @@ def policy_step(
     leaf_sizes: list[int],
     constant: Callable[[str, np.ndarray], Any] = _constant,
 ) -> list[tf.Tensor]:
-    """(action, raw outputs..., next state...) of an old-stack TFModelV2 for one step."""
+    """(action leaves..., raw outputs..., next state...) of an old-stack TFModelV2 for one step."""
     x = encode_observation(leaves, target.preprocessing, leaf_sizes, constant)
     input_dict = {"obs": x, "obs_flat": x, "is_training": False}
     if states:
@@ -131,7 +146,12 @@ def policy_step(
     if hasattr(model, "get_action_model_outputs"):
         # SAC-style models return an embedding; the policy head is separate.
         dist_inputs, _ = model.get_action_model_outputs(dist_inputs)
-    outputs = [action_head(dist_inputs, target.action)]
+    # RLlib's own explore=False action: the distribution's deterministic sample.
+    import tree
+
+    dist = target.dist_class(dist_inputs, model)
+    actions = tree.flatten(dist.deterministic_sample())
+    outputs = finish_actions(actions, target.action["leaves"])
     for name in target.raw_outputs:
         if name == "action_dist_inputs":
             outputs.append(tf.identity(dist_inputs))

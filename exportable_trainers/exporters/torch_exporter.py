@@ -45,6 +45,11 @@ class OnnxTemplate:
         """Build a template, or None when some weight was folded into other constants."""
         exported = program.exported_program
         signature = exported.graph_signature
+        if getattr(signature, "inputs_to_lifted_tensor_constants", None):
+            # Tensors held outside registered parameters / buffers (e.g. weights of
+            # a module the graph reaches only through a plain attribute) would keep
+            # their first values: convert at every checkpoint instead.
+            return None
         lifted = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
         read = {n.name for n in exported.graph.nodes if n.op == "placeholder" and n.users}
         used = [fqn for placeholder, fqn in lifted.items() if placeholder in read]
@@ -70,10 +75,15 @@ class TorchExporter(FrameworkExporter):
         super().__init__(target, cache)
         if target.api_stack == "new":
             # Already a CPU copy fetched from the learner.
-            self.net = target.network
+            self.graph = build_policy_graph(target)
+            step = self.graph.step
+            self.net, self.net_prefix = (
+                (step.module, "step.module.") if not len(step.shared) else (step, "step.")
+            )
         else:
-            self.net = cpu_copy(target.network.model)
-        self.graph = build_policy_graph(target, self.net)
+            model = cpu_copy(target.policy.model)
+            self.graph = build_policy_graph(target, model)
+            self.net, self.net_prefix = model, "step.model."
         space = target.observation_space
         samples = [space.sample() for _ in range(EXAMPLE_BATCH)]
         rng = np.random.default_rng(0)
@@ -87,7 +97,7 @@ class TorchExporter(FrameworkExporter):
         self.input_names = [name for name, _ in observation_leaves(space)] + [
             input_name(s["key"]) for s in target.state
         ]
-        self.output_names = ["action", *target.raw_outputs] + [
+        self.output_names = [*target.action_names, *target.raw_outputs] + [
             output_name(s["key"]) for s in target.state
         ]
         with torch.no_grad():
@@ -112,9 +122,7 @@ class TorchExporter(FrameworkExporter):
             from safetensors.torch import save_file
 
             save_file(self._net_state(), str(path), metadata=self._safetensors_metadata())
-            return {
-                "graph_prefix": "net.module." if self.target.api_stack == "new" else "net.model."
-            }
+            return {"graph_prefix": self.net_prefix}
         raise ValueError(f"torch exporter cannot write {fmt!r}")
 
     def weights(self) -> dict[str, Any]:

@@ -30,18 +30,22 @@ class PolicyTarget:
         action_space: The environment's action space.
         model_observation_space: The space of what the network itself receives.
         preprocessing: Steps from raw observation to network input, as data.
-        action: Action spec (see :mod:`exportable_trainers.actions`).
-        raw_outputs: Names of the network outputs kept beside ``action``
+        action: The manifest's action entry (see :mod:`exportable_trainers.actions`).
+        raw_outputs: Names of the network outputs kept beside the action
             (``action_dist_inputs``, ``vf_preds``, ``q_values``).
-        network: Live handle the framework exporter reads (module, model, policy).
         reference: Maps (raw observations, recurrent state or None) to RLlib's own
-            outputs (``action``, each raw output, ``state_out.<key>``) as numpy arrays.
+            outputs (each action leaf, each raw output, ``state_out.<key>``) as numpy arrays.
         details: Extra facts for the manifest (module / model class, ...).
         state: Recurrent state entries: ``{"key", "shape", "dtype", "initial"}``
             (per-sample shape, initial value as an array); empty when stateless.
-        head_input: The output the action head reads: ``action_dist_inputs``,
-            ``q_values`` (greedy argmax, DQN) or ``actions`` (a module that
-            only returns actions; then not a raw output).
+        module: New stack: the CPU copy of the learner's module, called through
+            ``ModuleCall`` (which routes through a MultiRLModule that shares parts).
+        policy: Old stack: the live Policy (its model, session and dist_class).
+        dist_class: The action-distribution class whose deterministic sample is
+            the action (None when the module returns actions itself).
+        state_template: New stack: ``get_initial_state()``, the structure that
+            ``state_in`` is rebuilt into.
+        owner: How errors name this policy, e.g. ``module 'p0' (MyTorchRLModule)``.
     """
 
     policy_id: str
@@ -53,11 +57,19 @@ class PolicyTarget:
     preprocessing: list[dict]
     action: dict
     raw_outputs: list[str]
-    network: Any
     reference: Callable[[list, dict | None], dict[str, np.ndarray]]
     details: dict = field(default_factory=dict)
     state: list[dict] = field(default_factory=list)
-    head_input: str = "action_dist_inputs"
+    module: Any = None
+    policy: Any = None
+    dist_class: Any = None
+    state_template: Any = None
+    owner: str = ""
+
+    @property
+    def action_names(self) -> list[str]:
+        """Graph output names of the action leaves (``action``, ``action.0``, ...)."""
+        return [leaf["name"] for leaf in self.action["leaves"]]
 
 
 def is_new_api_stack(algo: Any) -> bool:

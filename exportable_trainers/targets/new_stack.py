@@ -1,21 +1,33 @@
-"""Export targets on RLlib's new API stack (RLModule + Learner, torch)."""
+"""Export targets on RLlib's new API stack (RLModule + Learner, torch).
+
+A module's ``explore=False`` action is what RLlib's env runner computes: its
+``forward_inference`` output's ``actions`` if it returns them, else the
+deterministic sample of ``get_inference_action_dist_cls().from_logits(...)``
+(RLlib's GetActions connector), then NormalizeAndClipActions. The reference used
+for verification runs exactly those RLlib pieces; the exporters trace the same
+calls into the graph.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidOptionError
+from ..actions import action_spec
+from ..exceptions import UnsupportedPolicyError
+from ..preprocess import action_leaves
 from . import PolicyTarget
-from .dists import action_spec
-from .preprocessing import new_stack_preprocessing
+from .dists import class_name, numpy_head
+from .preprocessing import Preprocessing, new_stack_preprocessing
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
 ACTIONS = "actions"
 VF_PREDS = "vf_preds"
 Q_VALUES = "q_values"  # RLlib's "qf_preds" of a QNetAPI module (DQN)
+PROBE_SAMPLES = 64  # probe batch; large enough to expose random actions
 
 
 def _learner_call(algo: Any, fn: Callable[[Any], Any]) -> Any:
@@ -37,22 +49,281 @@ def _trained(config: Any, module_id: str) -> bool:
     return module_id in to_train
 
 
+def _module_facts(learner: Any) -> dict[str, bool]:
+    # Runs on the learner: module id -> whether it is learner-only (no policy).
+    return {mid: bool(getattr(learner.module[mid], "learner_only", False)) for mid in learner.module.keys()}
+
+
 def module_ids(algo: Any) -> tuple[list[str], list[str]]:
-    """(all module ids, trained module ids) held by the learner."""
-    ids = _learner_call(algo, lambda learner: list(learner.module.keys()))
-    return ids, [m for m in ids if _trained(algo.config, m)]
+    """(all module ids, the trained policies among them) held by the learner.
+
+    Modules that are not policies (a shared encoder, a learner-only curiosity
+    model) and modules left out of ``policies_to_train`` (heuristic opponents)
+    are not exported unless named in the ``policies`` option.
+    """
+    facts = _learner_call(algo, _module_facts)
+    policies = algo.config.policies or {}
+    trained = [
+        mid
+        for mid, learner_only in facts.items()
+        if mid in policies and not learner_only and _trained(algo.config, mid)
+    ]
+    return list(facts), trained
 
 
-def _fetch_cpu_modules(learner: Any, ids: tuple[str, ...]) -> dict[str, Any]:
-    # Runs on the learner (maybe remote): a CPU copy of the learner's own
-    # module, which, unlike the env runners' inference_only copy, has every head.
+@dataclass
+class FetchedModule:
+    """What the learner sends back for one module id.
+
+    Args:
+        module: CPU copy of the learner's module (full heads, unlike the env
+            runners' inference-only copy); for a module that is not a torch
+            module, a plain copy.
+        container: CPU copy of the MultiRLModule when its own forward pass
+            routes the batch (shared encoders), else None; ``module`` is then
+            the container's sub-module.
+    """
+
+    module: Any
+    container: Any = None
+
+
+def _routes_forward(multi: Any) -> bool:
+    """Whether a MultiRLModule subclass overrides how a batch reaches its modules."""
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
+
+    cls = type(multi)
+    return any(
+        getattr(cls, name) is not getattr(MultiRLModule, name)
+        for name in ("_forward", "_forward_inference")
+    )
+
+
+def _fetch(learner: Any, ids: tuple[str, ...]) -> dict[str, FetchedModule]:
+    # Runs on the learner (maybe remote).
     from ..exporters.torch_graph import cpu_copy
 
+    multi = learner.module
+    if _routes_forward(multi):
+        container = cpu_copy(multi)
+        return {mid: FetchedModule(container[mid], container) for mid in ids}
     out = {}
     for mid in ids:
-        module = learner.module[mid]
-        out[mid] = cpu_copy(module.unwrapped() if hasattr(module, "unwrapped") else module)
+        module = multi[mid]
+        out[mid] = FetchedModule(cpu_copy(module.unwrapped() if hasattr(module, "unwrapped") else module))
     return out
+
+
+def targets_for(algo: Any, ids: list[str]) -> dict[str, Callable[[], PolicyTarget]]:
+    """One builder per module id; the learner's modules are fetched once for all."""
+    fetched = _learner_call(algo, lambda learner, _ids=tuple(ids): _fetch(learner, _ids))
+    return {mid: (lambda mid=mid: _target(algo, mid, fetched[mid])) for mid in ids}
+
+
+class ModuleCall:
+    """``forward_inference`` of one module, through its MultiRLModule when that routes batches.
+
+    Args:
+        fetched: The module (and container) to call.
+        module_id: The module's id inside the container.
+    """
+
+    def __init__(self, fetched: FetchedModule, module_id: str) -> None:
+        self.module = fetched.module
+        self.container = fetched.container
+        self.module_id = module_id
+
+    def __call__(self, batch: dict) -> dict:
+        if self.container is not None:
+            return self.container.forward_inference({self.module_id: batch})[self.module_id]
+        return self.module.forward_inference(batch)
+
+
+def _owner(module_id: str, module: Any) -> str:
+    return f"module {module_id!r} ({type(module).__name__})"
+
+
+def _refuse(owner: str, why: str) -> UnsupportedPolicyError:
+    return UnsupportedPolicyError(f"{owner}: {why}")
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def state_entries(module: Any, owner: str) -> list[dict]:
+    """Recurrent state of a stateful RLModule: dotted keys, per-sample shapes, initial values.
+
+    ``get_initial_state()`` may hold numpy arrays or tensors, nested in dicts
+    or lists, under any key names without a dot.
+    """
+    import tree
+
+    if not module.is_stateful():
+        return []
+    entries = []
+    for path, value in tree.flatten_with_path(module.get_initial_state()):
+        parts = [str(p) for p in path]
+        if any("." in p or not p for p in parts):
+            raise _refuse(
+                owner,
+                f"its recurrent state key {'/'.join(parts)!r} contains a '.' (or is empty); "
+                "graph inputs are named state_in.<key>.<subkey>, so rename the key",
+            )
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise _refuse(
+                owner, f"its initial state {'.'.join(parts)!r} is not numeric ({array.dtype})"
+            )
+        entries.append(
+            {
+                "key": ".".join(parts),
+                "shape": list(array.shape),
+                "dtype": array.dtype.name,
+                "initial": array,
+            }
+        )
+    return entries
+
+
+def model_batch(
+    pre: Preprocessing, observations: list, state: list[dict], state_in: dict | None, template: Any
+) -> dict:
+    """The batch RLlib's env-to-module connectors give the module: obs (+ time axis, state)."""
+    import torch
+    import tree
+
+    obs = tree.map_structure(torch.as_tensor, pre.apply_rllib(observations))
+    if not state:
+        return {"obs": obs}
+    n = len(observations)
+    values = [
+        torch.as_tensor(
+            np.asarray(state_in[s["key"]]) if state_in else np.stack([s["initial"]] * n)
+        )
+        for s in state
+    ]
+    # Stateful modules take [B, T, ...]; one step is T=1 (AddTimeDimToBatchAndZeroPad).
+    return {
+        "obs": tree.map_structure(lambda t: t[:, None], obs),
+        "state_in": tree.unflatten_as(template, values),
+    }
+
+
+def _rllib_actions(module: Any, out: dict, stateful: bool, action_space: Any, config: Any) -> list:
+    """RLlib's module-to-env pipeline on one forward_inference output, as action leaves."""
+    import torch
+    import tree
+    from ray.rllib.connectors.module_to_env.get_actions import GetActions
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+    from ray.rllib.utils.spaces.space_utils import (
+        clip_action,
+        get_base_struct_from_space,
+        unsquash_action,
+    )
+
+    out = GetActions()(
+        rl_module=module, batch=out, episodes=[SingleAgentEpisode()], explore=False
+    )
+
+    def to_numpy(x: Any) -> np.ndarray:
+        x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+        # RemoveSingleTsTimeRankFromBatch: a stateful module's actions lose the T=1 axis.
+        return x[:, 0] if stateful else x
+
+    actions = tree.map_structure(to_numpy, out[ACTIONS])
+    struct = get_base_struct_from_space(action_space)
+    if config.normalize_actions:
+        actions = unsquash_action(actions, struct)
+    elif config.clip_actions:
+        actions = clip_action(actions, struct)
+    return [np.asarray(a) for a in tree.flatten(actions)]
+
+
+def _reference(
+    call: ModuleCall,
+    pre: Preprocessing,
+    state: list[dict],
+    template: Any,
+    raw_outputs: list[str],
+    action_names: list[str],
+    config: Any,
+    action_space: Any,
+    obs: list,
+    state_in: dict | None = None,
+) -> dict[str, np.ndarray]:
+    """RLlib's own outputs for raw observations (see the module docstring)."""
+    import torch
+
+    from ..recurrent import output_name, pick_state
+
+    def batch() -> dict:  # fresh each call: modules may pop keys from it
+        return model_batch(pre, obs, state, state_in, template)
+
+    def step(t: Any) -> np.ndarray:
+        # A copy: numpy() shares memory with a tensor a distribution may change in place.
+        t = t.detach().cpu().numpy().copy() if isinstance(t, torch.Tensor) else np.array(t)
+        return t[:, 0] if state else t
+
+    module = call.module
+    with torch.no_grad():
+        out = call(batch())
+        # A distribution may change its inputs in place (e.g. logits /= temperature).
+        result = {k: step(out[k]) for k in (ACTION_DIST_INPUTS,) if k in raw_outputs}
+        states = {
+            output_name(s["key"]): np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+            for s, v in zip(state, pick_state(out.get("state_out", {}), [s["key"] for s in state]))
+        }
+        leaves = _rllib_actions(module, dict(out), bool(state), action_space, config)
+        result.update(dict(zip(action_names, leaves)))
+        if VF_PREDS in raw_outputs:
+            result[VF_PREDS] = step(module.compute_values(batch()))
+        if Q_VALUES in raw_outputs:
+            result[Q_VALUES] = step(module.compute_q_values(batch())["qf_preds"])
+    result.update(states)
+    return result
+
+
+def _probe_observations(space: Any, n: int = PROBE_SAMPLES) -> list:
+    import copy
+
+    space = copy.deepcopy(space)
+    space.seed(12345)
+    return [space.sample() for _ in range(n)]
+
+
+def _check_deterministic(owner: str, first: dict, second: dict, names: list[str]) -> None:
+    for name in names:
+        a, b = np.asarray(first[name]), np.asarray(second[name])
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            raise _refuse(
+                owner,
+                "its explore=False actions differ between two calls on the same observations "
+                f"({name}); a random or history-dependent heuristic has no deterministic export",
+            )
+
+
+def _check_actions(owner: str, leaves: list, action_space: Any, source: str) -> None:
+    from ..actions import action_shape
+
+    expected = action_leaves(action_space)
+    if len(leaves) != len(expected):
+        raise _refuse(
+            owner,
+            f"its {source} give {len(leaves)} action part(s), but the action space {action_space} "
+            f"has {len(expected)}",
+        )
+    for value, (name, leaf) in zip(leaves, expected):
+        want = tuple(action_shape(leaf))
+        if tuple(np.shape(value)[1:]) != want:
+            raise _refuse(
+                owner,
+                f"its {source} give {name} of shape {tuple(np.shape(value)[1:])} per sample; "
+                f"the action space {leaf} needs {want}",
+            )
 
 
 def _has_values(module: Any) -> bool:
@@ -69,57 +340,100 @@ def _has_q_values(module: Any) -> bool:
     return isinstance(module, QNetAPI) and isinstance(module.action_space, spaces.Discrete)
 
 
-def targets_for(algo: Any, ids: list[str]) -> dict[str, Callable[[], PolicyTarget]]:
-    """One builder per module id; the learner's modules are fetched once for all."""
-    modules = _learner_call(
-        algo, lambda learner, _ids=tuple(ids): _fetch_cpu_modules(learner, _ids)
-    )
-    return {mid: (lambda mid=mid: _target(algo, mid, modules[mid])) for mid in ids}
+def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
+    import torch
 
-
-def _target(algo: Any, module_id: str, module: Any) -> PolicyTarget:
     config = algo.config
-    framework = config.framework_str
-    if framework != "torch":
-        raise InvalidOptionError(
-            f"the new API stack with framework={framework!r} is not supported; RLlib's new "
-            "stack is torch-only"
-        )
+    module = fetched.module
+    owner = _owner(module_id, module)
     pre = new_stack_preprocessing(algo, module_id, module)
     action_space = module.action_space
-    state = _state_entries(module)
-    out_probe = _probe_outputs(module, pre.model_space, state)
-    if ACTION_DIST_INPUTS in out_probe:
-        head, dist_cls = ACTION_DIST_INPUTS, module.get_inference_action_dist_cls()
-    elif _has_q_values(module):
-        # DQN: forward_inference returns only the argmax; RLlib takes it from a
-        # categorical distribution over the Q-values, exported as q_values.
-        head, dist_cls = Q_VALUES, module.get_exploration_action_dist_cls()
-    elif ACTIONS in out_probe:
-        head, dist_cls = ACTIONS, None
-    else:
-        raise InvalidOptionError(
-            f"module {module_id!r} ({type(module).__name__}): forward_inference returns neither "
-            f"'{ACTION_DIST_INPUTS}' nor '{ACTIONS}'; there is no action to export"
-        )
-    if dist_cls is None:
-        spec = _direct_action_spec(action_space, config)
-    else:
-        spec = action_spec(
-            dist_cls, action_space, "new", config.normalize_actions, config.clip_actions
-        )
-    raw_outputs = [] if head == ACTIONS else [head]
-    if _has_values(module):
-        raw_outputs.append(VF_PREDS)
+    action_names = [name for name, _ in action_leaves(action_space)]
+    state = state_entries(module, owner)
+    template = module.get_initial_state() if state else None
+    call = ModuleCall(fetched, module_id)
+    probe = _probe_observations(pre.raw_space)
 
-    def reference(obs: list, state_in: dict | None = None) -> dict[str, np.ndarray]:
+    def run(raw_outputs: list[str]) -> dict[str, np.ndarray]:
         return _reference(
-            module, pre.apply_rllib, obs, state_in, state, raw_outputs, config, action_space
+            call, pre, state, template, raw_outputs, action_names, config, action_space, probe
         )
 
+    try:
+        with torch.no_grad():
+            out = call(model_batch(pre, probe, state, None, template))
+    except Exception as exc:
+        raise _refuse(owner, f"forward_inference fails on a batch of observations: {_cause(exc)}") from exc
+    if ACTIONS in out:
+        source, dist_cls = "module", None
+    elif ACTION_DIST_INPUTS in out:
+        source = "distribution"
+        try:
+            dist_cls = module.get_inference_action_dist_cls()
+        except Exception as exc:
+            raise _refuse(owner, f"get_inference_action_dist_cls() fails: {_cause(exc)}") from exc
+    else:
+        raise _refuse(
+            owner,
+            f"forward_inference returns neither '{ACTIONS}' nor '{ACTION_DIST_INPUTS}' "
+            f"(it returns {', '.join(map(str, out)) or 'nothing'}); there is no action to export",
+        )
+    raw_outputs = [ACTION_DIST_INPUTS] if ACTION_DIST_INPUTS in out else []
+    if _has_q_values(module) and source == "module":
+        raw_outputs.append(Q_VALUES)
+    try:
+        reference = run(raw_outputs)
+    except Exception as exc:
+        what = "its action distribution" if dist_cls is not None else "its actions"
+        name = class_name(dist_cls) if dist_cls is not None else "forward_inference"
+        raise _refuse(owner, f"RLlib cannot compute {what} ({name}): {_cause(exc)}") from exc
+    _check_deterministic(owner, reference, run(raw_outputs), action_names)
+    _check_actions(
+        owner,
+        [reference[n] for n in action_names],
+        action_space,
+        "forward_inference actions" if source == "module" else f"{class_name(dist_cls)} samples",
+    )
+    if _has_values(module):
+        # Values are an extra output; a module whose compute_values needs more than
+        # the observations (e.g. a shared encoder's output) is exported without them.
+        try:
+            run([*raw_outputs, VF_PREDS])
+            raw_outputs.append(VF_PREDS)
+        except Exception:
+            pass
+    if not isinstance(module, torch.nn.Module):
+        raise _refuse(
+            owner,
+            "it is not a torch module (TorchRLModule), so its forward_inference cannot be "
+            "traced into a graph; write it with torch operations on a TorchRLModule",
+        )
+    spec = action_spec(
+        action_space,
+        config.normalize_actions,
+        config.clip_actions,
+        source,
+        class_name(module if dist_cls is None else dist_cls),
+        numpy_head(dist_cls, action_space, "new") if dist_cls is not None else None,
+    )
+
+    def reference_fn(obs: list, state_in: dict | None = None) -> dict[str, np.ndarray]:
+        return _reference(
+            call, pre, state, template, raw_outputs, action_names, config, action_space, obs, state_in
+        )
+
+    details: dict[str, Any] = {"module_class": class_name(module)}
+    if fetched.container is not None:
+        details["multi_rl_module_class"] = class_name(fetched.container)
+        # Parts of the MultiRLModule that are no policy of their own (a shared
+        # encoder) belong to this module's self-contained graph.
+        policies = config.policies or {}
+        details["shared_modules"] = sorted(
+            m for m in fetched.container.keys() if m != module_id and m not in policies
+        )
     return PolicyTarget(
         policy_id=module_id,
-        framework=framework,
+        framework=config.framework_str,
         api_stack="new",
         observation_space=pre.raw_space,
         action_space=action_space,
@@ -127,118 +441,11 @@ def _target(algo: Any, module_id: str, module: Any) -> PolicyTarget:
         preprocessing=pre.steps,
         action=spec,
         raw_outputs=raw_outputs,
-        network=module,
-        reference=reference,
-        details={"module_class": f"{type(module).__module__}.{type(module).__qualname__}"},
+        reference=reference_fn,
+        details=details,
         state=state,
-        head_input=head,
+        module=call,
+        dist_class=dist_cls,
+        state_template=template,
+        owner=owner,
     )
-
-
-def _state_entries(module: Any) -> list[dict]:
-    """Recurrent state of a stateful RLModule: per-sample shapes and initial values."""
-    from ..recurrent import flatten_state
-
-    if not module.is_stateful():
-        return []
-    return [
-        {
-            "key": key,
-            "shape": list(value.shape),
-            "dtype": str(value.dtype).replace("torch.", ""),
-            "initial": value.detach().cpu().numpy(),
-        }
-        for key, value in flatten_state(module.get_initial_state())
-    ]
-
-
-def _probe_outputs(module: Any, model_space: Any, state: list[dict]) -> dict:
-    import torch
-
-    from ..recurrent import nest_state
-
-    sample = torch.as_tensor(
-        np.stack([model_space.sample() for _ in range(2)]).astype(model_space.dtype)
-    )
-    batch: dict = {"obs": sample}
-    if state:
-        batch = {
-            "obs": sample[:, None],
-            "state_in": nest_state(
-                [s["key"] for s in state],
-                [torch.as_tensor(np.stack([s["initial"]] * 2)) for s in state],
-            ),
-        }
-    with torch.no_grad():
-        return module.forward_inference(batch)
-
-
-def _direct_action_spec(action_space: Any, config: Any) -> dict:
-    from ..actions import action_dtype, action_shape, postprocess_spec
-
-    return {
-        "distribution": "direct",
-        "dtype": action_dtype(action_space),
-        "shape": action_shape(action_space),
-        "postprocess": postprocess_spec(
-            action_space, config.normalize_actions, config.clip_actions
-        ),
-    }
-
-
-def _postprocess_like_rllib(actions: np.ndarray, action_space: Any, config: Any) -> np.ndarray:
-    # Same rule as RLlib's NormalizeAndClipActions connector.
-    from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
-
-    if config.normalize_actions:
-        return unsquash_action(actions, action_space)
-    if config.clip_actions:
-        return clip_action(actions, action_space)
-    return actions
-
-
-def _reference(
-    module: Any,
-    preprocess: Callable[[list], np.ndarray],
-    obs: list,
-    state_in: dict | None,
-    state: list[dict],
-    raw_outputs: list[str],
-    config: Any,
-    action_space: Any,
-) -> dict[str, np.ndarray]:
-    import torch
-
-    from ..recurrent import flatten_state, nest_state, output_name
-
-    x = torch.as_tensor(preprocess(obs))
-    batch: dict = {"obs": x}
-    if state:
-        values = [
-            torch.as_tensor(state_in[s["key"]])
-            if state_in
-            else torch.as_tensor(np.stack([s["initial"]] * len(obs)))
-            for s in state
-        ]
-        # Stateful modules take [B, T, ...] observations; the export is one step.
-        batch = {"obs": x[:, None], "state_in": nest_state([s["key"] for s in state], values)}
-    with torch.no_grad():
-        out = module.forward_inference(batch)
-        squeeze = (lambda t: t[:, 0]) if state else (lambda t: t)
-        if ACTIONS in out and ACTION_DIST_INPUTS not in out:
-            actions = squeeze(out[ACTIONS])
-        else:
-            dist_cls = module.get_inference_action_dist_cls()
-            actions = (
-                dist_cls.from_logits(squeeze(out[ACTION_DIST_INPUTS])).to_deterministic().sample()
-            )
-        result = {"action": _postprocess_like_rllib(actions.numpy(), action_space, config)}
-        if ACTION_DIST_INPUTS in raw_outputs:
-            result[ACTION_DIST_INPUTS] = squeeze(out[ACTION_DIST_INPUTS]).numpy()
-        if VF_PREDS in raw_outputs:
-            result[VF_PREDS] = squeeze(module.compute_values(batch)).numpy()
-        if Q_VALUES in raw_outputs:
-            result[Q_VALUES] = squeeze(module.compute_q_values(batch)["qf_preds"]).numpy()
-        for key, value in flatten_state(out.get("state_out", {})):
-            result[output_name(key)] = value.numpy()
-    return result

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from ..actions import action_spec
+from ..exceptions import UnsupportedPolicyError
+from ..preprocess import action_leaves
 from . import PolicyTarget
-from .dists import action_spec
+from .dists import class_name, numpy_head
 from .preprocessing import old_stack_preprocessing
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
@@ -29,21 +33,20 @@ def targets_for(algo: Any, ids: list[str]) -> dict[str, Callable[[], PolicyTarge
     return {pid: (lambda pid=pid: _target(algo, pid)) for pid in ids}
 
 
-def _postprocess_like_rllib(actions: np.ndarray, policy: Any, config: Any) -> np.ndarray:
-    # The env runners' rule (sampler): normalize -> unsquash, else clip if asked.
+def _action_leaves_like_rllib(actions: Any, policy: Any, config: Any) -> list[np.ndarray]:
+    """The env runners' rule (sampler): normalize -> unsquash, else clip if asked; as leaves."""
+    import tree
     from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
 
     if config.normalize_actions:
-        return unsquash_action(actions, policy.action_space_struct)
-    if config.clip_actions:
-        return clip_action(actions, policy.action_space_struct)
-    return actions
+        actions = unsquash_action(actions, policy.action_space_struct)
+    elif config.clip_actions:
+        actions = clip_action(actions, policy.action_space_struct)
+    return [np.asarray(a) for a in tree.flatten(actions)]
 
 
-def _state_entries(policy: Any, policy_id: str) -> list[dict]:
+def _state_entries(policy: Any, owner: str) -> list[dict]:
     """Recurrent state of an old-stack policy (LSTM wrapper): list entries 0, 1, ..."""
-    from ..exceptions import InvalidOptionError
-
     if not policy.is_recurrent():
         return []
     model_config = policy.config.get("model", {}) or {}
@@ -53,8 +56,8 @@ def _state_entries(policy: Any, policy_id: str) -> list[dict]:
         if model_config.get(k)
     ]
     if unsupported:
-        raise InvalidOptionError(
-            f"policy {policy_id!r}: recurrent models with {', '.join(unsupported)} cannot be "
+        raise UnsupportedPolicyError(
+            f"{owner}: recurrent models with {', '.join(unsupported)} cannot be "
             "exported yet (their graph needs the previous action / reward as inputs)"
         )
     return [
@@ -66,6 +69,20 @@ def _state_entries(policy: Any, policy_id: str) -> list[dict]:
         }
         for i, value in enumerate(policy.get_initial_state())
     ]
+
+
+@contextlib.contextmanager
+def _timestep_kept(policy: Any) -> Iterator[None]:
+    """Leave the policy's timestep counter (read by exploration schedules) as it was."""
+    counter = policy.global_timestep
+    before = counter.numpy() if hasattr(counter, "numpy") else counter
+    try:
+        yield
+    finally:
+        if hasattr(policy.global_timestep, "assign"):
+            policy.global_timestep.assign(before)
+        else:
+            policy.global_timestep = before
 
 
 def _compute(policy: Any, obs: np.ndarray, state: list[dict], state_in: dict | None) -> tuple:
@@ -82,7 +99,16 @@ def _compute(policy: Any, obs: np.ndarray, state: list[dict], state_in: dict | N
         batch[f"state_in_{i}"] = np.asarray(value)
     if state:
         batch["seq_lens"] = np.ones(len(obs), np.int32)
-    return policy.compute_actions_from_input_dict(SampleBatch(batch), explore=False)
+    with _timestep_kept(policy):
+        return policy.compute_actions_from_input_dict(SampleBatch(batch), explore=False)
+
+
+def _overrides_action_sampler(policy: Any) -> bool:
+    from ray.rllib.utils.annotations import is_overridden
+
+    # v2 policies mark the base method as not overridden; v1 policies hold a function or None.
+    sampler = getattr(policy, "action_sampler_fn", None)
+    return sampler is not None and bool(is_overridden(sampler))
 
 
 def _target(algo: Any, policy_id: str) -> PolicyTarget:
@@ -90,22 +116,33 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
 
     config = algo.config
     policy = algo.get_policy(policy_id)
+    owner = f"policy {policy_id!r} ({type(policy).__name__})"
+    if _overrides_action_sampler(policy):
+        raise UnsupportedPolicyError(
+            f"{owner}: its action_sampler_fn computes actions outside the model and the "
+            "action distribution, so no graph can reproduce it"
+        )
     pre = old_stack_preprocessing(algo, policy_id, policy)
-    state = _state_entries(policy, policy_id)
+    state = _state_entries(policy, owner)
+    dist_class = policy.dist_class
+    if dist_class is None:
+        raise UnsupportedPolicyError(f"{owner}: it has no action distribution class (dist_class)")
     spec = action_spec(
-        policy.dist_class,
         policy.action_space,
-        "old",
         config.normalize_actions,
         config.clip_actions,
+        "distribution",
+        class_name(dist_class),
+        numpy_head(dist_class, policy.action_space, "old"),
     )
+    action_names = [name for name, _ in action_leaves(policy.action_space)]
     probe = [pre.raw_space.sample() for _ in range(2)]
     _, _, extra = _compute(policy, pre.apply_rllib(probe), state, None)
     raw_outputs = [k for k in (ACTION_DIST_INPUTS, VF_PREDS) if k in extra]
 
     def reference(obs: list, state_in: dict | None = None) -> dict[str, np.ndarray]:
         actions, state_out, fetches = _compute(policy, pre.apply_rllib(obs), state, state_in)
-        result = {"action": _postprocess_like_rllib(np.asarray(actions), policy, config)}
+        result = dict(zip(action_names, _action_leaves_like_rllib(actions, policy, config)))
         for key in raw_outputs:
             result[key] = np.asarray(fetches[key])
         for entry, value in zip(state, state_out or []):
@@ -123,11 +160,13 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
         preprocessing=pre.steps,
         action=spec,
         raw_outputs=raw_outputs,
-        network=policy,
         reference=reference,
         details={
-            "policy_class": f"{type(policy).__module__}.{type(policy).__qualname__}",
-            "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "policy_class": class_name(policy),
+            "model_class": class_name(model),
         },
         state=state,
+        policy=policy,
+        dist_class=dist_class,
+        owner=owner,
     )

@@ -17,8 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidOptionError
-from ..preprocess import flatten_step, mean_std_step, observation_leaves
+from ..exceptions import UnsupportedPolicyError
+from ..preprocess import (
+    flatten_step,
+    leaf_dtype,
+    mean_std_step,
+    nest_leaves,
+    observation_leaves,
+)
 
 # New-stack env-to-module connectors that only batch / move data and never
 # change an observation's values.
@@ -56,9 +62,36 @@ class Preprocessing:
     apply_rllib: Callable[[list], np.ndarray]
 
 
+def _leaf_values(space: Any, obs: Any) -> list:
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Dict):
+        return [v for key in sorted(space.spaces) for v in _leaf_values(space.spaces[key], obs[key])]
+    if isinstance(space, spaces.Tuple):
+        return [v for sub, item in zip(space.spaces, obs) for v in _leaf_values(sub, item)]
+    return [obs]
+
+
+def _structure_stacker(space: Any) -> Callable[[list], Any]:
+    """Batch Dict / Tuple observations the module consumes as they are (BatchIndividualItems)."""
+    leaves = observation_leaves(space)
+
+    def apply(observations: list) -> Any:
+        values = [_leaf_values(space, obs) for obs in observations]
+        stacked = [
+            np.stack([np.asarray(v[i]) for v in values]).astype(leaf_dtype(leaf), copy=False)
+            for i, (_, leaf) in enumerate(leaves)
+        ]
+        return nest_leaves(space, stacked)
+
+    return apply
+
+
 def _stacker(
     model_space: Any, transforms: list[Callable[[Any], Any]]
 ) -> Callable[[list], np.ndarray]:
+    if not transforms and len(observation_leaves(model_space)) > 1:
+        return _structure_stacker(model_space)
     dtype = getattr(model_space, "dtype", None) or np.float32
 
     def apply(observations: list) -> np.ndarray:
@@ -83,8 +116,8 @@ def _mean_std(obs_filter: Any) -> tuple[dict, Callable[[Any], Any]]:
     return step, lambda obs, _f=obs_filter: _f(obs, update=False)
 
 
-def _refuse(owner: str, what: str, why: str) -> InvalidOptionError:
-    return InvalidOptionError(f"{owner}: {what} cannot be exported: {why}")
+def _refuse(owner: str, what: str, why: str) -> UnsupportedPolicyError:
+    return UnsupportedPolicyError(f"{owner}: {what} cannot be exported: {why}")
 
 
 # ----------------------------------------------------------------- new stack
@@ -117,7 +150,7 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
     """
     from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
 
-    owner = f"module {module_id!r}"
+    owner = f"module {module_id!r} ({type(module).__name__})"
     transforming = [c for c in _connectors(algo) if type(c).__name__ not in PASSTHROUGH_CONNECTORS]
     if not transforming:
         space = module.observation_space
@@ -220,7 +253,7 @@ def _old_stack_objects(algo: Any, policy_id: str, policy: Any, owner: str) -> tu
 
 def old_stack_preprocessing(algo: Any, policy_id: str, policy: Any) -> Preprocessing:
     """The observation preprocessor and MeanStdFilter of one old-stack policy."""
-    owner = f"policy {policy_id!r}"
+    owner = f"policy {policy_id!r} ({type(policy).__name__})"
     model_space = policy.observation_space
     raw_space = getattr(model_space, "original_space", model_space)
     preprocessor, obs_filter = _old_stack_objects(algo, policy_id, policy, owner)
