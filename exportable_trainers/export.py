@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -41,14 +42,26 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _first_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def _named(exc: BaseException, owner: str, doing: str) -> BaseException:
-    """Our own errors as they are; anything else, as an error naming the policy's component."""
+    """Our own errors as they are; anything else, as an error naming the policy's component.
+
+    Converters wrap the real reason (torch.export's data-dependent guard, say)
+    in a generic error; the innermost cause is named too.
+    """
     if isinstance(exc, ExportableTrainersError):
         return exc
-    text = str(exc).strip().splitlines()
-    named = UnsupportedPolicyError(
-        f"{owner}: {doing} fails: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-    )
+    root = exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    reason = _first_line(exc)
+    if root is not exc:
+        reason += f" (caused by {_first_line(root)})"
+    named = UnsupportedPolicyError(f"{owner}: {doing} fails: {reason}")
     named.__cause__ = exc
     return named
 

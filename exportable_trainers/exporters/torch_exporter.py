@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,23 @@ ONNX_OPSET = 18
 EXAMPLE_BATCH = 3  # > 1 so that the batch axis is never specialised to a constant
 
 
-def _quiet():
-    return quiet("torch.onnx")
+@contextlib.contextmanager
+def _tracing() -> Iterator[None]:
+    """Quiet converters, and torch.distributions without argument validation.
+
+    Validation only raises on invalid parameters, and its checks depend on the
+    data (``if not valid.all()``), which torch.export cannot trace; RLlib's old-stack
+    distributions build torch.distributions objects with it on.
+    """
+    from torch.distributions import Distribution
+
+    before = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        with quiet("torch.onnx"):
+            yield
+    finally:
+        Distribution.set_default_validate_args(before)
 
 
 class OnnxTemplate:
@@ -114,7 +131,7 @@ class TorchExporter(FrameworkExporter):
         if fmt == "onnx":
             return self._write_onnx(path)
         if fmt == "torchscript":
-            with _quiet(), torch.no_grad():
+            with _tracing(), torch.no_grad():
                 traced = torch.jit.trace(self.graph, self.example, check_trace=False)
             torch.jit.save(traced, str(path))
             return {}
@@ -149,7 +166,7 @@ class TorchExporter(FrameworkExporter):
             data, proto = template.render(state), template.model
         else:
             batch = torch.export.Dim("batch")
-            with _quiet():
+            with _tracing():
                 program = torch.onnx.export(
                     self.graph,
                     self.example,
