@@ -97,6 +97,12 @@ def algorithm_context(algo: Any) -> dict[str, Any]:
     }
 
 
+def _rllib_checkpoint(checkpoint_dir: str | Path) -> Path | None:
+    """``checkpoint_dir`` if it holds an RLlib (new-stack) checkpoint's learner state."""
+    path = Path(checkpoint_dir)
+    return path if (path / "learner_group").is_dir() else None
+
+
 def export_algorithm(
     algo: Any,
     checkpoint_dir: str | Path,
@@ -123,7 +129,8 @@ def export_algorithm(
     context = algorithm_context(algo)
     root = Path(checkpoint_dir) / EXPORT_DIRNAME
     manifests = {}
-    for policy_id, build in collect_target_builders(algo, options.policies).items():
+    builders = collect_target_builders(algo, options.policies, _rllib_checkpoint(checkpoint_dir))
+    for policy_id, build in builders.items():
         with exclusive_access(algo, policy_id):
             manifests[policy_id] = export_policy(
                 build,

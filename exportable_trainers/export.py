@@ -97,7 +97,7 @@ class _Failures:
     def __init__(
         self, policy_id: str, on_error: str, errors: dict[str, str], log: bool = True
     ) -> None:
-        self.policy_id = policy_id
+        self.owner = f"policy {policy_id!r}"  # named by its class once the target is built
         self.on_error = on_error
         self.errors = errors
         self.log = log
@@ -106,7 +106,7 @@ class _Failures:
         cause = exc if isinstance(exc, str) else _cause(exc)
         for fmt in formats:
             self.errors[fmt] = cause
-        what = f"policy {self.policy_id!r}, format(s) {', '.join(formats)}"
+        what = f"{self.owner}, format(s) {', '.join(formats)}"
         if self.on_error == "raise":
             raise ExportFailedError(f"export failed for {what}: {cause}") from (
                 exc if isinstance(exc, BaseException) else None
@@ -159,7 +159,7 @@ def export_policy(
     with staged_directory(export_dir) as staging:
         try:
             target = build_target()
-            owner = target.owner or owner
+            owner = failures.owner = target.owner or owner
             manifest.update(_describe(target))
             exporter = exporter_for(target, cache)
             manifest["outputs"] = exporter.outputs()

@@ -110,6 +110,8 @@ class ExportedPolicy:
         self.action_space = space_from_dict(manifest["action_space"])
         self._runner = runner
         self._whole = FORMATS[fmt].whole_policy
+        # A graph traced for one observation at a time (see the file's "batch").
+        self._one_at_a_time = manifest["files"][fmt].get("batch") == 1
         self._state_entries = (manifest.get("recurrent") or {}).get("state", [])
         state_inputs = {e["input"] for e in self._state_entries}
         self._obs_inputs = [i["name"] for i in manifest["inputs"] if i["name"] not in state_inputs]
@@ -174,6 +176,12 @@ class ExportedPolicy:
         if self._whole:
             feeds = dict(zip(self._obs_inputs, leaves))
             feeds.update(self._state_feeds(state, n))
+            if self._one_at_a_time and n != 1:
+                rows = [
+                    self._runner.run({k: v[i : i + 1] for k, v in feeds.items()}, outputs)
+                    for i in range(n)
+                ]
+                return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
             return self._runner.run(feeds, outputs)
         network = self.manifest["network"]
         x = apply_steps(self.manifest["preprocessing"], leaves)

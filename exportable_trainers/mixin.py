@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .exceptions import ExportFailedError, InvalidOptionError
+from .exceptions import ExportFailedError, InvalidOptionError, UnsupportedPolicyError
 from .formats import RAY_CHECKPOINT_FORMAT, resolve_formats
 from .manifest import EXPORT_DIRNAME
 from .options import ExportOptions
@@ -78,9 +78,11 @@ class ExportingMixin:
     def _preflight(self) -> None:
         """Find, at build time, every policy that could not be exported.
 
-        Unknown policy ids always raise. Other problems raise under
-        on_error="raise" and are logged once under "warn" (each checkpoint's
-        manifest then records them again).
+        Every selected policy is exported once into a scratch directory (and
+        verified, unless ``verify=False``). Unknown policy ids always raise.
+        Other problems raise UnsupportedPolicyError under on_error="raise" and
+        are logged once under "warn" (each checkpoint's manifest then records
+        them again).
         """
         from .checkpoint_export import preflight
         from .targets import policy_ids, select_policy_ids
@@ -94,7 +96,7 @@ class ExportingMixin:
             return
         message = f"{type(self).__name__} cannot export every policy: " + "; ".join(problems)
         if options.on_error == "raise":
-            raise InvalidOptionError(message)
+            raise UnsupportedPolicyError(message)
         logger.warning("exportable_trainers: %s", message)
 
     def save_checkpoint(self, checkpoint_dir: str) -> Any:

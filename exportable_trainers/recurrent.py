@@ -20,42 +20,21 @@ def output_name(key: str) -> str:
     return f"{STATE_OUT}.{key}"
 
 
-def flatten_state(state: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """(dotted key, value) pairs of a nested dict / list of state values, in order."""
-    if isinstance(state, dict):
-        out = []
-        for key in state:
-            out += flatten_state(state[key], f"{prefix}{key}.")
-        return out
-    if isinstance(state, (list, tuple)):
-        out = []
-        for i, item in enumerate(state):
-            out += flatten_state(item, f"{prefix}{i}.")
-        return out
-    return [(prefix[:-1], state)]
+def state_values(state_out: Any, keys: list[str]) -> list[Any]:
+    """The values of dotted state keys in a module's (nested) ``state_out``.
 
+    Keys are the dm-tree paths of ``get_initial_state()`` joined with dots, so
+    lists, dicts and integer dict keys are all addressed alike.
+    """
+    import tree
 
-def nest_state(keys: list[str], values: list[Any]) -> dict:
-    """Dotted state keys and their values back into RLlib's nested dict."""
-    out: dict = {}
-    for key, value in zip(keys, values):
-        node = out
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
-
-
-def pick_state(nested: Any, keys: list[str]) -> list[Any]:
-    """Values of dotted ``keys`` in a nested dict / list, in the order of ``keys``."""
-    out = []
-    for key in keys:
-        node = nested
-        for part in key.split("."):
-            node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
-        out.append(node)
-    return out
+    flat = {".".join(map(str, path)): value for path, value in tree.flatten_with_path(state_out)}
+    missing = [k for k in keys if k not in flat]
+    if missing:
+        raise KeyError(
+            f"state_out lacks {missing}; it has {sorted(flat)} (it must mirror get_initial_state())"
+        )
+    return [flat[k] for k in keys]
 
 
 def manifest_entry(state: list[dict]) -> dict | None:

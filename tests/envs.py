@@ -48,3 +48,50 @@ class SpacesEnv(gym.Env):
         reward = float(np.tanh(np.sum(np.asarray(action, np.float64)) * flat[0]))
         self._obs = self.observation_space.sample()
         return self._obs, reward, False, self._t >= 10, {}
+
+
+class ImageEnv(gym.Env):
+    """Random 42x42x4 images (what RLlib's TinyAtariCNN example module is built for)."""
+
+    def __init__(self, config=None):
+        self.observation_space = spaces.Box(0.0, 1.0, (42, 42, 4), np.float32)
+        self.action_space = spaces.Discrete(2)
+        self._t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self._image(), {}
+
+    def _image(self):
+        return self.np_random.random((42, 42, 4), dtype=np.float32)
+
+    def step(self, action):
+        self._t += 1
+        return self._image(), float(action), False, self._t >= 8, {}
+
+
+class TwoBinaryActionsEnv(gym.Env):
+    """One observation, a Tuple of two binary actions; the second should copy the first.
+
+    The action space RLlib's old-stack autoregressive example model and
+    distribution are written for (Tuple(Discrete(2), Discrete(2))).
+    """
+
+    def __init__(self, config=None):
+        self.observation_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = spaces.Tuple((spaces.Discrete(2), spaces.Discrete(2)))
+        self._t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self._obs(), {}
+
+    def _obs(self):
+        return self.np_random.uniform(-1.0, 1.0, (1,)).astype(np.float32)
+
+    def step(self, action):
+        self._t += 1
+        a1, a2 = action
+        return self._obs(), float(a1 == a2), False, self._t >= 10, {}

@@ -11,8 +11,20 @@ from typing import Any
 import numpy as np
 
 
-def learner_module(algo: Any, policy_id: str) -> Any:
-    """The learner's RLModule (a CPU copy when the learner runs in another process)."""
+def learner_module(algo: Any, policy_id: str, checkpoint: Any = None) -> Any:
+    """The learner's RLModule (a CPU copy when the learner runs in another process).
+
+    With ``checkpoint``: the module as that RLlib checkpoint holds it
+    (``RLModule.from_checkpoint``); asynchronous learners (APPO, IMPALA) keep
+    training after a save, so only the checkpoint pins the weights an export holds.
+    """
+    if checkpoint is not None:
+        from pathlib import Path
+
+        from ray.rllib.core.rl_module.rl_module import RLModule
+
+        path = Path(checkpoint) / "learner_group" / "learner" / "rl_module" / policy_id
+        return RLModule.from_checkpoint(path)
     group = algo.learner_group
     if group.is_local:
         return group._learner.module[policy_id]
@@ -75,20 +87,22 @@ def new_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str
     }
 
 
-def module_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, np.ndarray]:
+def module_outputs(
+    algo: Any, policy_id: str, observations: list, checkpoint: Any = None
+) -> dict[str, np.ndarray]:
     """RLlib's RLModule API on the learner's module: forward_inference, the inference
     distribution's deterministic sample, unsquash / clip; values and Q-values where the
     module has them.
 
     The learner holds the current weights; env runners of asynchronous algorithms
     (APPO, IMPALA) may still act with an older copy. Used for multi-agent, offline
-    and asynchronous algorithms.
+    and asynchronous algorithms; ``checkpoint`` as in :func:`learner_module`.
     """
     import torch
     from ray.rllib.core.rl_module.apis import QNetAPI, ValueFunctionAPI
     from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
 
-    learner = module = learner_module(algo, policy_id)
+    learner = module = learner_module(algo, policy_id, checkpoint)
     obs = torch.as_tensor(np.stack([np.asarray(o) for o in observations]))
     result = {}
     with torch.no_grad():

@@ -11,6 +11,8 @@ directory, a format, a mode and two .npz files (inputs, outputs):
   inputs are the leaves by name and are reassembled into Dict / Tuple batches.
 * mode "compute_action": ExportedPolicy.compute_action on each single observation.
 * mode "episode": a recurrent policy stepped through observation sequences.
+* mode "replay": compute_action step by step through whole episodes (reset at
+  each ``episode_start``), returning each action leaf by output name.
 """
 
 from __future__ import annotations
@@ -215,6 +217,31 @@ def _episode_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict) ->
     }
 
 
+def _pick(action, name: str):
+    node = action
+    for part in name.split(".")[1:]:
+        node = node[int(part)] if isinstance(node, (tuple, list)) else node[part]
+    return node
+
+
+def _replay_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict) -> dict:
+    """compute_action through whole episodes, state carried, reset where one starts."""
+    from exportable_trainers import load_policy
+
+    policy = load_policy(export_dir, format=fmt)
+    starts = feeds.pop("episode_start")
+    names = [i["name"] for i in manifest["inputs"] if not i["name"].startswith("state_in.")]
+    leaves = [leaf["name"] for leaf in manifest["action"]["leaves"]]
+    out: dict = {name: [] for name in leaves}
+    for t, start in enumerate(starts):
+        if start:
+            policy.reset()
+        action = policy.compute_action(_assemble(names, {k: feeds[k][t] for k in names}))
+        for name in leaves:
+            out[name].append(np.asarray(_pick(action, name)))
+    return {name: np.stack(values) for name, values in out.items()}
+
+
 def handle(request: dict) -> dict:
     export_dir = Path(request["export_dir"])
     manifest = _manifest(export_dir)
@@ -224,6 +251,8 @@ def handle(request: dict) -> dict:
         outputs = RAW[request["format"]](export_dir, manifest, feeds)
     elif request["mode"] == "episode":
         outputs = _episode_outputs(export_dir, request["format"], manifest, feeds)
+    elif request["mode"] == "replay":
+        outputs = _replay_outputs(export_dir, request["format"], manifest, feeds)
     elif request["mode"] == "compute_action":
         outputs = _compute_action_outputs(export_dir, request["format"], manifest, feeds)
     else:

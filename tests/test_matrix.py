@@ -164,9 +164,14 @@ def _observations(space, n: int = 64) -> list:
     return [space.sample() for _ in range(n)]
 
 
-def _weights(algo, policy_id: str) -> dict:
+def _weights(algo, policy_id: str, checkpoint) -> dict:
     if algo.config.enable_rl_module_and_learner:
-        return algo.learner_group.get_weights()[policy_id]
+        # The checkpoint's own module state (asynchronous learners keep training).
+        import pickle
+
+        path = checkpoint / "learner_group" / "learner" / "rl_module" / policy_id
+        with open(path / "module_state.pkl", "rb") as f:
+            return {k: np.asarray(v) for k, v in pickle.load(f).items()}
     return {
         k: v.detach().cpu().numpy()
         for k, v in algo.get_policy(policy_id).model.state_dict().items()
@@ -217,7 +222,7 @@ def test_algorithm_matrix_cell(
             policy_id = manifest["policy_id"]
             observations = _observations(space_from_dict(manifest["observation_space"]))
             if stack == "new":
-                live = module_outputs(algo, policy_id, observations)
+                live = module_outputs(algo, policy_id, observations, checkpoint)
             else:
                 live = live_outputs(algo, policy_id, observations)
             for fmt in formats:
@@ -249,7 +254,7 @@ def test_algorithm_matrix_cell(
                     from safetensors.numpy import load_file
 
                     stored = load_file(str(export_dir / manifest["files"][fmt]["path"]))
-                    weights = _weights(algo, policy_id)
+                    weights = _weights(algo, policy_id, checkpoint)
                     assert set(stored) == set(weights)
                     for key, value in weights.items():
                         np.testing.assert_array_equal(stored[key], value, err_msg=key)

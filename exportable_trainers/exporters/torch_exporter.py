@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..exceptions import UnsupportedPolicyError
 from ..formats import FORMATS
 from ..preprocess import batch_to_leaves, observation_leaves
 from ..recurrent import input_name, output_name
@@ -131,16 +132,46 @@ class TorchExporter(FrameworkExporter):
         if fmt == "onnx":
             return self._write_onnx(path)
         if fmt == "torchscript":
-            with _tracing(), torch.no_grad():
-                traced = torch.jit.trace(self.graph, self.example, check_trace=False)
+            traced, batch = self._traced()
             torch.jit.save(traced, str(path))
-            return {}
+            return {} if batch is None else {"batch": batch}
         if fmt == "safetensors":
             from safetensors.torch import save_file
 
             save_file(self._net_state(), str(path), metadata=self._safetensors_metadata())
             return {"graph_prefix": self.net_prefix}
         raise ValueError(f"torch exporter cannot write {fmt!r}")
+
+    def _other_batch(self) -> tuple[torch.Tensor, ...]:
+        """The example inputs at another batch size (5 instead of 3)."""
+        return tuple(torch.cat([x, x[:2]]) for x in self.example)
+
+    def _agrees(self, run: Any, inputs: tuple[torch.Tensor, ...]) -> bool:
+        """Whether ``run`` (a converted graph) gives the eager graph's outputs on ``inputs``."""
+        try:
+            got = run(inputs)
+        except Exception:
+            return False
+        with torch.no_grad():
+            want = self.graph(*inputs)
+        return all(
+            tuple(np.shape(g)) == tuple(w.shape)
+            and np.allclose(np.asarray(g, np.float64), w.double().numpy(), atol=1e-5)
+            for g, w in zip(got, want)
+        )
+
+    def _traced(self) -> tuple[Any, int | None]:
+        """(TorchScript module, None) or, when tracing fixes the batch size, a batch-1 trace.
+
+        A graph that only runs one observation at a time still acts like RLlib;
+        the loader then runs batches row by row (the manifest records ``batch: 1``).
+        """
+        with _tracing(), torch.no_grad():
+            traced = torch.jit.trace(self.graph, self.example, check_trace=False)
+            if self._agrees(lambda xs: [t.numpy() for t in traced(*xs)], self._other_batch()):
+                return traced, None
+            one = tuple(x[:1] for x in self.example)
+            return torch.jit.trace(self.graph, one, check_trace=False), 1
 
     def weights(self) -> dict[str, Any]:
         return {k: v.numpy() for k, v in self._net_state().items()}
@@ -165,28 +196,57 @@ class TorchExporter(FrameworkExporter):
         if reused:
             data, proto = template.render(state), template.model
         else:
-            batch = torch.export.Dim("batch")
-            with _tracing():
-                program = torch.onnx.export(
-                    self.graph,
-                    self.example,
-                    input_names=self.input_names,
-                    output_names=self.output_names,
-                    # forward(*leaves): torch.export sees one var-positional argument.
-                    dynamic_shapes=(tuple({0: batch} for _ in self.example),),
-                    opset_version=ONNX_OPSET,
-                    dynamo=True,
-                    external_data=False,
-                    # Unfolded weights keep their parameter names, so later
-                    # checkpoints can reuse the graph; ONNX Runtime folds
-                    # constants itself when it loads the model.
-                    optimize=False,
-                )
+            program, batch = self._dynamo_onnx()
             proto = program.model_proto
             data = proto.SerializeToString()
             template = OnnxTemplate.from_program(program, state)
             self.cache["onnx_template"] = template
             self.cache["onnx_key"] = key if template is not None else None
+            self.cache["onnx_batch"] = batch
         path.write_bytes(data)
         opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-        return {"opset": int(opset), "graph_reused": reused}
+        record = {"opset": int(opset), "graph_reused": reused}
+        if self.cache.get("onnx_batch") is not None:
+            record["batch"] = self.cache["onnx_batch"]
+        return record
+
+    def _dynamo_onnx(self) -> tuple[Any, int | None]:
+        """torch.onnx.export through torch.export: (program, None) with a dynamic batch
+        axis, or (program, 1) for one observation at a time when tracing fixes the batch
+        size (see :meth:`_traced`)."""
+        from ..runtimes.onnx import OnnxRunner
+
+        batch = torch.export.Dim("batch")
+        program = self._onnx_program(
+            self.example, dynamic_shapes=(tuple({0: batch} for _ in self.example),)
+        )
+        proto = program.model_proto
+        fixed = any(
+            i.type.tensor_type.shape.dim and i.type.tensor_type.shape.dim[0].HasField("dim_value")
+            for i in proto.graph.input
+        )
+        if not fixed:
+            runner = OnnxRunner(proto.SerializeToString())
+            feeds = lambda xs: dict(zip(self.input_names, (x.numpy() for x in xs)))  # noqa: E731
+            if self._agrees(lambda xs: list(runner.run(feeds(xs)).values()), self._other_batch()):
+                return program, None
+        one = tuple(x[:1] for x in self.example)
+        return self._onnx_program(one, dynamic_shapes=None), 1
+
+    def _onnx_program(self, example: tuple, dynamic_shapes: Any) -> Any:
+        with _tracing():
+            return torch.onnx.export(
+                self.graph,
+                example,
+                input_names=self.input_names,
+                output_names=self.output_names,
+                # forward(*leaves): torch.export sees one var-positional argument.
+                dynamic_shapes=dynamic_shapes,
+                opset_version=ONNX_OPSET,
+                dynamo=True,
+                external_data=False,
+                # Unfolded weights keep their parameter names, so later
+                # checkpoints can reuse the graph; ONNX Runtime folds
+                # constants itself when it loads the model.
+                optimize=False,
+            )

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..exceptions import InvalidOptionError
-from ..recurrent import pick_state
+from ..recurrent import state_values
 from .graph_common import leaf_encoders, mean_std_constants
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
@@ -275,7 +275,7 @@ class ModuleStep(nn.Module):
                 results.append(step(q))
             else:
                 results.append(step(raw[name]))
-        state_out = pick_state(out["state_out"], self.state_keys) if self.state_keys else []
+        state_out = state_values(out["state_out"], self.state_keys) if self.state_keys else []
         return leaves, results, state_out
 
 

@@ -122,7 +122,7 @@ def policy_ids(algo: Any) -> tuple[list[str], list[str]]:
 
 
 def collect_target_builders(
-    algo: Any, requested: tuple[str, ...] | None
+    algo: Any, requested: tuple[str, ...] | None, checkpoint_dir: Any = None
 ) -> dict[str, Callable[[], PolicyTarget]]:
     """A builder of a :class:`PolicyTarget` for every policy to export.
 
@@ -132,13 +132,17 @@ def collect_target_builders(
     Args:
         algo: A live, built Algorithm.
         requested: The ``policies`` option, or None for every trained policy.
+        checkpoint_dir: The RLlib checkpoint just written, if any: new-stack
+            modules then take their weights from it, so that the export holds
+            exactly the checkpoint's weights even while an asynchronous learner
+            (APPO, IMPALA) keeps training.
     """
     available, trained = policy_ids(algo)
     ids = select_policy_ids(available, trained, requested)
     if is_new_api_stack(algo):
         from .new_stack import targets_for
 
-        return targets_for(algo, ids)
+        return targets_for(algo, ids, checkpoint_dir)
     from .old_stack import targets_for as old_targets_for
 
     return old_targets_for(algo, ids)

@@ -49,9 +49,26 @@ def _trained(config: Any, module_id: str) -> bool:
     return module_id in to_train
 
 
+def _learner_only(module: Any) -> bool:
+    """Whether a module lives on learners only (no env runner ever acts with it)."""
+    flag = getattr(module, "learner_only", None)
+    if flag is None:  # built through the deprecated RLModule(config=...) path
+        flag = getattr(getattr(module, "config", None), "learner_only", False)
+    return bool(flag)
+
+
 def _module_facts(learner: Any) -> dict[str, bool]:
     # Runs on the learner: module id -> whether it is learner-only (no policy).
-    return {mid: bool(getattr(learner.module[mid], "learner_only", False)) for mid in learner.module.keys()}
+    return {mid: _learner_only(learner.module[mid]) for mid in learner.module.keys()}
+
+
+def _learner_only_in_spec(config: Any, module_id: str) -> bool:
+    """The user's RLModuleSpec flag (a module built the deprecated way loses it)."""
+    spec = getattr(config, "_rl_module_spec", None)
+    specs = getattr(spec, "rl_module_specs", None)
+    if isinstance(specs, dict) and module_id in specs:
+        return bool(getattr(specs[module_id], "learner_only", False))
+    return False
 
 
 def module_ids(algo: Any) -> tuple[list[str], list[str]]:
@@ -66,7 +83,9 @@ def module_ids(algo: Any) -> tuple[list[str], list[str]]:
     trained = [
         mid
         for mid, learner_only in facts.items()
-        if mid in policies and not learner_only and _trained(algo.config, mid)
+        if mid in policies
+        and not (learner_only or _learner_only_in_spec(algo.config, mid))
+        and _trained(algo.config, mid)
     ]
     return list(facts), trained
 
@@ -114,9 +133,37 @@ def _fetch(learner: Any, ids: tuple[str, ...]) -> dict[str, FetchedModule]:
     return out
 
 
-def targets_for(algo: Any, ids: list[str]) -> dict[str, Callable[[], PolicyTarget]]:
-    """One builder per module id; the learner's modules are fetched once for all."""
+def _restore_weights(fetched: dict[str, FetchedModule], checkpoint_dir: Any) -> None:
+    """Load each fetched module's state from the RLlib checkpoint just written."""
+    from pathlib import Path
+
+    from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
+
+    root = Path(checkpoint_dir) / COMPONENT_LEARNER_GROUP / COMPONENT_LEARNER / COMPONENT_RL_MODULE
+    modules = {}
+    for mid, item in fetched.items():
+        modules[mid] = item.module
+        if item.container is not None:
+            modules.update({m: item.container[m] for m in item.container.keys()})
+    for mid, module in modules.items():
+        if (root / mid).is_dir() and hasattr(module, "restore_from_path"):
+            module.restore_from_path(root / mid)
+
+
+def targets_for(
+    algo: Any, ids: list[str], checkpoint_dir: Any = None
+) -> dict[str, Callable[[], PolicyTarget]]:
+    """One builder per module id; the learner's modules are fetched once for all.
+
+    Args:
+        algo: The live Algorithm.
+        ids: Module ids to export.
+        checkpoint_dir: An RLlib checkpoint to take the weights from (see
+            :func:`exportable_trainers.targets.collect_target_builders`).
+    """
     fetched = _learner_call(algo, lambda learner, _ids=tuple(ids): _fetch(learner, _ids))
+    if checkpoint_dir is not None:
+        _restore_weights(fetched, checkpoint_dir)
     return {mid: (lambda mid=mid: _target(algo, mid, fetched[mid])) for mid in ids}
 
 
@@ -258,7 +305,7 @@ def _reference(
     """RLlib's own outputs for raw observations (see the module docstring)."""
     import torch
 
-    from ..recurrent import output_name, pick_state
+    from ..recurrent import output_name, state_values
 
     def batch() -> dict:  # fresh each call: modules may pop keys from it
         return model_batch(pre, obs, state, state_in, template)
@@ -275,7 +322,7 @@ def _reference(
         result = {k: step(out[k]) for k in (ACTION_DIST_INPUTS,) if k in raw_outputs}
         states = {
             output_name(s["key"]): np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
-            for s, v in zip(state, pick_state(out.get("state_out", {}), [s["key"] for s in state]))
+            for s, v in zip(state, state_values(out.get("state_out", {}), [s["key"] for s in state]))
         }
         leaves = _rllib_actions(module, dict(out), bool(state), action_space, config)
         result.update(dict(zip(action_names, leaves)))
@@ -326,6 +373,40 @@ def _check_actions(owner: str, leaves: list, action_space: Any, source: str) -> 
             )
 
 
+def _refuse_untraceable(owner: str, module: Any) -> UnsupportedPolicyError:
+    """Why a module that is not a torch module cannot be exported (two calls tell)."""
+    import torch
+    import tree
+
+    from ..preprocess import batch_to_leaves, nest_leaves
+
+    space = module.observation_space
+    probe = _probe_observations(space)
+    try:
+        leaves = [torch.as_tensor(x) for x in batch_to_leaves(space, probe)]
+        runs = []
+        for _ in range(3):
+            out = module.forward_inference({"obs": nest_leaves(space, leaves)})
+            runs.append([np.asarray(a) for a in tree.flatten(out.get(ACTIONS, []))])
+        random = any(
+            len(r) != len(runs[0]) or any(not np.array_equal(a, b) for a, b in zip(r, runs[0]))
+            for r in runs[1:]
+        )
+    except Exception:
+        random = False
+    if random:
+        return _refuse(
+            owner,
+            "its explore=False actions differ between calls on the same observations (it "
+            "acts at random), so no graph can reproduce them",
+        )
+    return _refuse(
+        owner,
+        "it is not a torch module (TorchRLModule), so its forward_inference cannot be "
+        "traced into a graph; write it with torch operations on a TorchRLModule",
+    )
+
+
 def _has_values(module: Any) -> bool:
     from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 
@@ -346,6 +427,14 @@ def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
     config = algo.config
     module = fetched.module
     owner = _owner(module_id, module)
+    if _learner_only(module) or _learner_only_in_spec(config, module_id):
+        raise _refuse(
+            owner,
+            "it is learner_only: no env runner holds it and RLlib never acts with it, so it "
+            "is no policy to export",
+        )
+    if not isinstance(module, torch.nn.Module):
+        raise _refuse_untraceable(owner, module)
     pre = new_stack_preprocessing(algo, module_id, module)
     action_space = module.action_space
     action_names = [name for name, _ in action_leaves(action_space)]
@@ -402,12 +491,6 @@ def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
             raw_outputs.append(VF_PREDS)
         except Exception:
             pass
-    if not isinstance(module, torch.nn.Module):
-        raise _refuse(
-            owner,
-            "it is not a torch module (TorchRLModule), so its forward_inference cannot be "
-            "traced into a graph; write it with torch operations on a TorchRLModule",
-        )
     spec = action_spec(
         action_space,
         config.normalize_actions,

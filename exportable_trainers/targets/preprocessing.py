@@ -141,11 +141,37 @@ def _single_filter(connector: Any, owner: str) -> Any:
     return filters[None]
 
 
+def _agent_of(transforming: list[Any], module: Any, owner: str) -> Any:
+    """The agent whose (multi-agent) connector output is what ``module`` receives.
+
+    Multi-agent connectors work per agent; a module sees the output of the agents
+    mapped to it. Those agents are recognised by the space the pipeline gives
+    them; they must agree on their raw space and on being flattened or not.
+    """
+    out_spaces = transforming[-1].observation_space
+    raw_spaces = transforming[0].input_observation_space
+    candidates = [a for a, sp in out_spaces.spaces.items() if sp == module.observation_space]
+    if not candidates:
+        raise _refuse(
+            owner,
+            "its observations",
+            "no agent's observations, after the env-to-module connectors, fit the module's "
+            f"observation space {module.observation_space}",
+        )
+    if len({repr(raw_spaces[a]) for a in candidates}) > 1:
+        raise _refuse(
+            owner,
+            "its observations",
+            f"the agents {candidates} that feed it have different raw observation spaces",
+        )
+    return candidates[0]
+
+
 def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preprocessing:
     """The env-to-module preprocessing of one RLModule.
 
     Raises:
-        InvalidOptionError: A connector changes observations in a way this
+        UnsupportedPolicyError: A connector changes observations in a way this
             package cannot reproduce outside Ray.
     """
     from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
@@ -155,22 +181,26 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
     if not transforming:
         space = module.observation_space
         return Preprocessing(space, space, [], _stacker(space, []))
+    multi_agent = any(getattr(c, "_multi_agent", False) for c in transforming)
+    agent = _agent_of(transforming, module, owner) if multi_agent else None
     raw_space = transforming[0].input_observation_space
+    if multi_agent:
+        raw_space = raw_space[agent]
     steps: list[dict] = []
     transforms: list[Callable[[Any], Any]] = []
     for connector in transforming:
         name = type(connector).__name__
         if name == "FlattenObservations":
-            if connector._multi_agent or connector._keys_to_remove or connector._agent_ids:
-                raise _refuse(
-                    owner,
-                    "FlattenObservations with multi_agent / keys_to_remove / agent_ids",
-                    "not supported yet",
-                )
-            step = flatten_step(connector.input_observation_space, honor_start=False)
-            for (path, leaf), encoded in zip(
-                observation_leaves(connector.input_observation_space), step["leaves"]
-            ):
+            if connector._keys_to_remove:
+                raise _refuse(owner, "FlattenObservations with keys_to_remove", "not supported yet")
+            in_space = connector.input_observation_space
+            struct = connector._input_obs_base_struct
+            if multi_agent:
+                if connector._agent_ids is not None and agent not in connector._agent_ids:
+                    continue  # this agent's observations pass unflattened
+                in_space, struct = in_space[agent], struct[agent]
+            step = flatten_step(in_space, honor_start=False)
+            for (path, leaf), encoded in zip(observation_leaves(in_space), step["leaves"]):
                 if encoded.get("starts") and any(np.asarray(leaf.start).reshape(-1) != 0):
                     raise _refuse(
                         owner,
@@ -179,7 +209,6 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
                         "start offset; use start=0",
                     )
             steps.append(step)
-            struct = connector._input_obs_base_struct
             transforms.append(
                 lambda obs, _s=struct: flatten_inputs_to_1d_tensor(obs, _s, batch_axis=False)
             )
