@@ -417,3 +417,209 @@ def new_stack_cases() -> list[Case]:
              envs["two_cartpoles"], lambda env: _shared_encoder(env, shared=False),
              reason="the same two policies, each with its own encoder"),
     ]
+
+
+# ------------------------------------------------------------------ old stack
+
+
+def _old_ppo(env: str, framework: str, model: dict, algo: type | None = None, **training: Any):
+    from ray.rllib.algorithms.ppo import PPO, PPOConfig
+
+    config = (
+        PPOConfig()
+        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+        .environment(env)
+        .framework(framework)
+        .env_runners(num_env_runners=0)
+        .training(train_batch_size=128, minibatch_size=64, num_epochs=1, model=model, **training)
+    )
+    return algo or PPO, config
+
+
+def _old_class(path: str) -> type:
+    import importlib
+
+    module, name = path.split(".")
+    return getattr(importlib.import_module(f"{OLD}.{module}"), name)
+
+
+def _custom_model(path: str, **model: Any) -> dict:
+    """Register an old-stack example model class with ModelCatalog; its model config."""
+    from ray.rllib.models import ModelCatalog
+
+    name = f"example_{path.replace('.', '_')}"
+    ModelCatalog.register_custom_model(name, _old_class(path))
+    return {"custom_model": name, **model}
+
+
+def _old_single(path: str, framework: str, **model: Any):
+    return lambda env: _old_ppo(env, framework, _custom_model(path, **model))
+
+
+def _old_autoregressive(model: str, dist: str, framework: str):
+    def build(env: str):
+        from ray.rllib.models import ModelCatalog
+
+        name = f"example_{dist.replace('.', '_')}"
+        ModelCatalog.register_custom_action_dist(name, _old_class(dist))
+        return _old_ppo(env, framework, _custom_model(model, custom_action_dist=name))
+
+    return build
+
+
+def _cc_mapping(agent_id: Any, *args: Any, **kwargs: Any) -> str:
+    return "pol1" if agent_id == 0 else "pol2"
+
+
+def _old_centralized_critic(path: str, framework: str):
+    def build(env: str):
+        from gymnasium.spaces import Discrete
+        from ray.rllib.algorithms.ppo import PPOConfig
+        from ray.rllib.examples._old_api_stack.centralized_critic import CentralizedCritic
+
+        # As RLlib's centralized_critic.py: a custom Algorithm, custom Policy classes.
+        algo, config = _old_ppo(env, framework, _custom_model(path), algo=CentralizedCritic)
+        spec = (None, Discrete(6), Discrete(2), PPOConfig.overrides(framework_str=framework))
+        config = config.env_runners(batch_mode="complete_episodes").multi_agent(
+            policies={"pol1": spec, "pol2": spec}, policy_mapping_fn=_cc_mapping
+        )
+        return algo, config
+
+    return build
+
+
+def _shared_mapping(agent_id: Any, *args: Any, **kwargs: Any) -> str:
+    return f"pol{int(agent_id) % 2 + 1}"
+
+
+def _old_shared_weights(paths: tuple[str, str], framework: str):
+    def build(env: str):
+        from ray.rllib.policy.policy import PolicySpec
+
+        first = _custom_model(paths[0])
+        second = _custom_model(paths[1])
+        algo, config = _old_ppo(env, framework, {}, vf_loss_coeff=0.01)
+        config = config.multi_agent(
+            policies={
+                "pol1": PolicySpec(config={"model": first}),
+                "pol2": PolicySpec(config={"model": second}),
+            },
+            policy_mapping_fn=_shared_mapping,
+        )
+        return algo, config
+
+    return build
+
+
+def _old_envs() -> dict[str, tuple[Any, dict]]:
+    from ray.rllib.examples.envs.classes.action_mask_env import ActionMaskEnv
+    from ray.rllib.examples.envs.classes.multi_agent import MultiAgentCartPole
+    from ray.rllib.examples.envs.classes.multi_agent.two_step_game import TwoStepGame
+    from ray.rllib.examples.envs.classes.parametric_actions_cartpole import (
+        ParametricActionsCartPole,
+        ParametricActionsCartPoleNoEmbeddings,
+    )
+    from ray.rllib.examples.envs.classes.simple_rpg import SimpleRPG
+
+    from tests.envs import TwoBinaryActionsEnv
+
+    envs = _envs()
+    return {
+        "mask": envs["mask"],
+        "cartpole": envs["cartpole"],
+        "binary_pair": (TwoBinaryActionsEnv, {}),
+        "two_step": (TwoStepGame, {}),
+        "parametric": (_ten_actions(ParametricActionsCartPole), {}),
+        "parametric_no_embeddings": (_ten_actions(ParametricActionsCartPoleNoEmbeddings), {}),
+        "two_cartpoles": (MultiAgentCartPole, {"num_agents": 2}),
+        "rpg": (SimpleRPG, {}),
+    }
+
+
+def _ten_actions(cls: type) -> Callable[[Any], Any]:
+    """A factory of RLlib's ``cls(10)`` (its parametric-actions CartPole envs take no config)."""
+
+    def make(config: Any = None) -> Any:
+        return cls(10)
+
+    return make
+
+
+def make_env(env: Any, config: dict) -> Any:
+    """An instance of a case's env: a gymnasium id, an env class or a factory."""
+    if isinstance(env, str):
+        return gym.make(env)
+    return env(config)
+
+
+def old_stack_cases() -> list[Case]:
+    """The example models of ``ray/rllib/examples/_old_api_stack/models/``."""
+    envs = _old_envs()
+    cases = []
+    for fw, suffix, mask, auto, dist, cc, pa, pa_emb in (
+        ("torch", "torch", "TorchActionMaskModel", "TorchAutoregressiveActionModel",
+         "TorchBinaryAutoregressiveDistribution", "TorchCentralizedCriticModel",
+         "TorchParametricActionsModel", "TorchParametricActionsModelThatLearnsEmbeddings"),
+        ("tf2", "tf2", "ActionMaskModel", "AutoregressiveActionModel", "BinaryAutoregressiveDistribution",
+         "CentralizedCriticModel", "ParametricActionsModel", "ParametricActionsModelThatLearnsEmbeddings"),
+    ):
+        cases += [
+            Case(f"old_action_mask_{suffix}", (f"action_mask_model.{mask}",), "old", "matched", envs["mask"],
+                 _old_single(f"action_mask_model.{mask}", fw), framework=fw,
+                 reason="Dict observation {action_mask, observations}, flattened by RLlib, restored by the model"),
+            Case(f"old_autoregressive_{suffix}", (f"autoregressive_action_model.{auto}",
+                                                  f"autoregressive_action_dist.{dist}"), "old", "matched",
+                 envs["binary_pair"], _old_autoregressive(f"autoregressive_action_model.{auto}",
+                                                          f"autoregressive_action_dist.{dist}", fw),
+                 framework=fw,
+                 reason="a custom action distribution (deterministic_sample runs the model's action head)"),
+            Case(f"old_centralized_critic_{suffix}", (f"centralized_critic_models.{cc}",), "old", "matched",
+                 envs["two_step"], _old_centralized_critic(f"centralized_critic_models.{cc}", fw), framework=fw,
+                 reason="RLlib's centralized-critic example: a custom Algorithm with custom Policy classes"),
+            Case(f"old_parametric_{suffix}", (f"parametric_actions_model.{pa}",), "old", "matched",
+                 envs["parametric"], _old_single(f"parametric_actions_model.{pa}", fw), framework=fw,
+                 reason="action embeddings and mask in a Dict observation"),
+            Case(f"old_parametric_embeddings_{suffix}", (f"parametric_actions_model.{pa_emb}",), "old",
+                 "matched", envs["parametric_no_embeddings"],
+                 _old_single(f"parametric_actions_model.{pa_emb}", fw), framework=fw,
+                 reason="action embeddings learned by the model"),
+        ]
+    cases += [
+        Case("old_fast_model_torch", ("fast_model.TorchFastModel",), "old", "matched", envs["cartpole"],
+             _old_single("fast_model.TorchFastModel", "torch"), reason="a single learned bias"),
+        Case("old_fast_model_tf", ("fast_model.FastModel",), "old", "matched", envs["cartpole"],
+             _old_single("fast_model.FastModel", "tf"), framework="tf",
+             reason="tf1 variables made in forward() (graph mode only)"),
+        Case("old_shared_weights_torch", ("shared_weights_model.TorchSharedWeightsModel",), "old", "matched",
+             envs["two_cartpoles"], _old_shared_weights(("shared_weights_model.TorchSharedWeightsModel",) * 2, "torch"),
+             reason="two policies whose models share a layer"),
+        Case("old_shared_weights_tf2", ("shared_weights_model.TF2SharedWeightsModel",), "old", "matched",
+             envs["two_cartpoles"], _old_shared_weights(("shared_weights_model.TF2SharedWeightsModel",) * 2, "tf2"),
+             framework="tf2", reason="two policies whose Keras models share a layer"),
+        Case("old_shared_weights_tf", ("shared_weights_model.SharedWeightsModel1",
+                                       "shared_weights_model.SharedWeightsModel2"), "old", "matched",
+             envs["two_cartpoles"],
+             _old_shared_weights(("shared_weights_model.SharedWeightsModel1",
+                                  "shared_weights_model.SharedWeightsModel2"), "tf"),
+             framework="tf", reason="two tf1 policies sharing variables by scope"),
+        Case("old_rpg_torch", ("simple_rpg_model.CustomTorchRPGModel",), "old", "refused", envs["rpg"],
+             _old_single("simple_rpg_model.CustomTorchRPGModel", "torch"),
+             refusal=r"\(PPOTorchPolicy\).*RepeatedValuesPreprocessor",
+             reason="a Repeated (variable-length list) observation"),
+        Case("old_rpg_tf2", ("simple_rpg_model.CustomTFRPGModel",), "old", "refused", envs["rpg"],
+             _old_single("simple_rpg_model.CustomTFRPGModel", "tf2"), framework="tf2",
+             refusal=r"\(PPOTF2Policy\).*RepeatedValuesPreprocessor",
+             reason="a Repeated (variable-length list) observation"),
+        Case("old_centralized_critic_variants", ("centralized_critic_models.YetAnotherCentralizedCriticModel",
+                                                 "centralized_critic_models.YetAnotherTorchCentralizedCriticModel"),
+             "old", "not tried",
+             reason="built for centralized_critic_2.py's env with own/opponent observations, which RLlib 2.60 no "
+                    "longer ships"),
+        Case("old_custom_loss", ("custom_loss_model.CustomLossModel", "custom_loss_model.TorchCustomLossModel"),
+             "old", "not tried",
+             reason="its loss reads offline JSON sample batches (input_files) that RLlib 2.60 does not ship"),
+        Case("old_dnc", ("neural_computer.DNCMemory",), "old", "not tried",
+             reason="needs the third-party dnc package (pytorch-dnc), which is not installed here; without it "
+                    "the file does not import"),
+    ]
+    return cases

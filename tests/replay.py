@@ -73,7 +73,7 @@ def _recording_subclass(cls: type) -> type:
 
 
 def recorded_env(env: Any, env_config: dict | None = None) -> str:
-    """Register a recording version of ``env`` (gymnasium id or env class); return its name."""
+    """Register a recording version of ``env`` (gymnasium id, env class or factory); return its name."""
     from ray.tune.registry import register_env
 
     name = f"recorded_env_{next(_NAMES)}"
@@ -85,7 +85,11 @@ def recorded_env(env: Any, env_config: dict | None = None) -> str:
         # RECORDERS through an import, not through a copied global.
         from tests import replay
 
-        instance = cls(config) if cls is not None else replay._RecordingWrapper(gym.make(env))
+        if cls is not None:
+            instance = cls(config)
+        else:
+            made = gym.make(env) if isinstance(env, str) else env(config)
+            instance = replay._RecordingWrapper(made)
         replay.RECORDERS.setdefault(_name, []).append(instance)
         return instance
 
@@ -143,6 +147,35 @@ def sample_old_stack(
             episode["actions"].append(action)
             episode["obs"].append(obs)
             if terminated or truncated:
+                break
+        out.append(episode)
+    return out
+
+
+def sample_old_stack_multi(
+    algo: Any, env: Any, mapping: Any, episodes: int = 2, max_steps: int = 200, seed: int = 0
+) -> list[dict]:
+    """Multi-agent episodes acted in by ``compute_single_action(explore=False)`` per agent."""
+    config = algo.config
+    out = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        episode = {"obs": [obs], "actions": []}
+        for _ in range(max_steps):
+            actions = {
+                agent: algo.compute_single_action(
+                    o,
+                    policy_id=mapping(agent),
+                    explore=False,
+                    unsquash_action=config.normalize_actions,
+                    clip_action=config.clip_actions,
+                )
+                for agent, o in obs.items()
+            }
+            obs, _, terminated, truncated, _ = env.step(actions)
+            episode["actions"].append(actions)
+            episode["obs"].append(obs)
+            if terminated.get("__all__") or truncated.get("__all__"):
                 break
         out.append(episode)
     return out

@@ -25,11 +25,21 @@ import numpy as np
 import pytest
 
 from exportable_trainers.manifest import EXPORT_DIRNAME, read_manifest
-from tests.example_modules import NEW, OLD, Case, new_stack_cases
-from tests.replay import assert_same_actions, per_agent, recorded_env, replay_feeds, sample_new_stack
+from tests.example_modules import NEW, OLD, Case, make_env, new_stack_cases, old_stack_cases
+from tests.replay import (
+    assert_same_actions,
+    per_agent,
+    recorded_env,
+    replay_feeds,
+    sample_new_stack,
+    sample_old_stack,
+    sample_old_stack_multi,
+)
 
 pytestmark = pytest.mark.slow
 CASES = new_stack_cases()
+OLD_CASES = old_stack_cases()
+RUNNABLE = ("onnx", "torchscript", "savedmodel", "h5", "keras")
 
 
 def _record(case: Case, outcome: str, detail: str) -> None:
@@ -52,10 +62,16 @@ def _record(case: Case, outcome: str, detail: str) -> None:
 
 
 def _build(case: Case):
+    from ray.tune.registry import register_env
+
     from exportable_trainers import make_exporting
 
     env, env_config = case.env
-    name = recorded_env(env, env_config)
+    if case.stack == "new":
+        name = recorded_env(env, env_config)
+    else:
+        name = f"example_env_{case.id}"
+        register_env(name, lambda config, _env=env: make_env(_env, config))
     algo_cls, config = case.build(name)
     config = config.environment(name, env_config=env_config)
     options = {"on_error": "raise"}
@@ -66,7 +82,16 @@ def _build(case: Case):
     return make_exporting(algo_cls, **options), config, name
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.outcome != "not tried"], ids=lambda c: c.id)
+def _param(case: Case):
+    marks = []
+    if case.framework == "tf":
+        marks.append(pytest.mark.tf1)
+    if case.framework != "torch":
+        marks.append(pytest.mark.requires_tf)
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES + OLD_CASES if c.outcome != "not tried"])
 def test_example_module(case, ray_session, rayfree, tmp_path):
     from exportable_trainers import UnsupportedPolicyError
 
@@ -83,10 +108,18 @@ def test_example_module(case, ray_session, rayfree, tmp_path):
         checkpoint = Path(algo.save(str(tmp_path / uuid.uuid4().hex)).checkpoint.path)
         exports = sorted(p for p in (checkpoint / EXPORT_DIRNAME).iterdir() if p.is_dir())
         trained = sorted(algo.config.policies_to_train or algo.config.policies)
+        if case.stack == "old":
+            trained = sorted(algo.env_runner.get_policies_to_train())
         assert [p.name for p in exports] == trained, "one export per trained policy"
-        episodes = sample_new_stack(algo, env_name, episodes=2)
+        mapping = lambda agent: algo.config.policy_mapping_fn(agent, None)  # noqa: E731
+        if case.stack == "new":
+            episodes = sample_new_stack(algo, env_name, episodes=2)
+        elif algo.config.is_multi_agent:
+            episodes = sample_old_stack_multi(algo, make_env(*case.env), mapping)
+        else:
+            episodes = sample_old_stack(algo, make_env(*case.env))
         if algo.config.is_multi_agent:
-            by_policy = per_agent(episodes, lambda agent: algo.config.policy_mapping_fn(agent, None))
+            by_policy = per_agent(episodes, mapping)
         else:
             by_policy = {exports[0].name: episodes}
         steps = 0
@@ -95,7 +128,7 @@ def test_example_module(case, ray_session, rayfree, tmp_path):
             assert manifest["status"] == "ok", manifest["errors"]
             assert all(v["passed"] for v in manifest["verification"].values())
             feeds, expected = replay_feeds(manifest, by_policy[export_dir.name])
-            for fmt in [f for f in manifest["files"] if f in ("onnx", "torchscript")]:
+            for fmt in [f for f in manifest["files"] if f in RUNNABLE]:
                 got = rayfree.run(export_dir, fmt, dict(feeds), mode="replay")
                 assert_same_actions(expected, got, atol=1e-5)
             steps += len(feeds["episode_start"])
@@ -130,6 +163,21 @@ def test_every_example_rl_module_is_a_case():
     not_tried = {c.split(".")[0] for case in CASES if case.outcome == "not tried" for c in case.classes}
     assert unimportable <= not_tried, "example files that cannot be imported need a 'not tried' case"
     for case in CASES:
+        if case.outcome == "not tried":
+            _record(case, "not tried", case.reason)
+
+
+def test_every_old_stack_example_model_is_a_case():
+    from ray.rllib.models.modelv2 import ModelV2
+    from ray.rllib.models.tf.tf_action_dist import ActionDistribution
+    from ray.rllib.models.torch.torch_action_dist import TorchDistributionWrapper
+
+    defined, unimportable = _defined_classes(OLD, (ModelV2, ActionDistribution, TorchDistributionWrapper))
+    covered = {cls for case in OLD_CASES for cls in case.classes}
+    assert defined - covered == set(), "old-stack example models without a case"
+    not_tried = {c.split(".")[0] for case in OLD_CASES if case.outcome == "not tried" for c in case.classes}
+    assert unimportable <= not_tried, "example files that cannot be imported need a 'not tried' case"
+    for case in OLD_CASES:
         if case.outcome == "not tried":
             _record(case, "not tried", case.reason)
 

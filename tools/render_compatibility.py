@@ -26,8 +26,64 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+CUSTOM_OUTCOME = {
+    "matched": "exported, matches RLlib",
+    "refused": "refused by name",
+    "not tried": "not tried",
+}
+CUSTOM_ORDER = {"matched": 0, "refused": 1, "not tried": 2}
+
+
+def render_custom(rows: list[dict]) -> list[str]:
+    """The "custom modules" section: RLlib's own example modules, one row per class and case."""
+    by_key: dict[tuple, dict] = {}
+    for row in rows:
+        by_key[(row["stack"], row["class"], row["case"])] = row
+    counts: dict[tuple[str, str], int] = {}
+    for row in by_key.values():
+        key = (row["stack"], row["outcome"])
+        counts[key] = counts.get(key, 0) + 1
+    summary = "; ".join(
+        f"{stack} stack: "
+        + ", ".join(
+            f"{counts[(stack, o)]} {CUSTOM_OUTCOME[o]}" for o in CUSTOM_ORDER if (stack, o) in counts
+        )
+        for stack in ("new", "old")
+        if any(k[0] == stack for k in counts)
+    )
+    lines = [
+        "",
+        "## Custom modules: RLlib's own examples",
+        "",
+        "Generated from tests/test_custom_modules.py: every class under RLlib's",
+        "`ray/rllib/examples/rl_modules/classes/` (new stack) and `ray/rllib/examples/_old_api_stack/models/`",
+        "(old stack), each trained one iteration with `make_exporting(..., on_error=\"raise\")`.",
+        "**exported, matches RLlib**: `load_policy(checkpoint).compute_action`, in a process without Ray,",
+        "took RLlib's actions at every step of whole episodes that RLlib itself acted in (new stack: the",
+        "env runner's `sample(explore=False)`; old stack: `compute_single_action(explore=False)`), exact",
+        "for discrete parts, atol 1e-5 for continuous ones, recurrent state carried, in every runnable",
+        "format. **refused by name**: the build raised `UnsupportedPolicyError` naming the class and why.",
+        "**not tried**: it cannot be trained here; the reason says why.",
+        "",
+        f"Summary: {summary}.",
+        "",
+        "| API stack | framework | class | case | outcome | what it shows |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for (stack, cls, case), row in sorted(
+        by_key.items(), key=lambda kv: (ORDER[kv[0][0]], kv[0][1], CUSTOM_ORDER[kv[1]["outcome"]], kv[0][2])
+    ):
+        detail = row["detail"].replace("|", "\\|")
+        lines.append(
+            f"| {stack} | {row['framework']} | `{cls}` | {case} | {CUSTOM_OUTCOME[row['outcome']]} | {detail} |"
+        )
+    return lines
+
+
 def render(rows: list[dict]) -> str:
     """The markdown page for the recorded rows."""
+    custom = [row for row in rows if row.get("table") == "custom_modules"]
+    rows = [row for row in rows if row.get("table") is None]
     cells: dict[tuple, dict[str, dict]] = {}
     for row in rows:
         key = (row["algorithm"], row["stack"], row["framework"])
@@ -74,8 +130,10 @@ def render(rows: list[dict]) -> str:
         for fmt, r in formats.items()
         if r["status"] == "verified"
     ]
-    lines += ["", "## What was compared", "", *details, ""]
-    return "\n".join(lines)
+    lines += ["", "## What was compared", "", *details]
+    if custom:
+        lines += render_custom(custom)
+    return "\n".join([*lines, ""])
 
 
 def main(argv: list[str]) -> None:
