@@ -163,8 +163,6 @@ def export_policy(
             manifest.update(_describe(target))
             exporter = exporter_for(target, cache)
             manifest["outputs"] = exporter.outputs()
-            if exporter.network() is not None:
-                manifest["network"] = exporter.network()
         except Exception as exc:
             failures.add(list(formats), _named(exc, owner, "building its export graph"))
             target = exporter = None
@@ -176,6 +174,11 @@ def export_policy(
                 except Exception as exc:
                     _remove(staging / FORMATS[fmt].path)
                     failures.add([fmt], _named(exc, owner, f"writing {fmt!r}"))
+            if any(not FORMATS[f].whole_policy for f in manifest["files"]):
+                # Formats that hold the network alone: the loader needs its I/O.
+                network = exporter.network()
+                if network is not None:
+                    manifest["network"] = network
         if options.verify and manifest["files"]:
             _verify(target, exporter, staging, manifest, options, failures, context)
         manifest["status"] = (

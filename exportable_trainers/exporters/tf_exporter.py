@@ -141,10 +141,8 @@ class TfExporter(FrameworkExporter):
             self._keras_bundle()
 
     def network(self) -> dict | None:
-        try:
-            return self._keras_bundle()[2]
-        except InvalidOptionError:
-            return None  # write() of h5 / keras reports why, if they were asked for
+        # Only asked for once an h5 / keras file is written, so the bundle exists.
+        return self._keras_bundle()[2]
 
     def write(self, fmt: str, directory: Path) -> dict[str, Any]:
         path = directory / FORMATS[fmt].path

@@ -132,8 +132,7 @@ class TorchExporter(FrameworkExporter):
         if fmt == "onnx":
             return self._write_onnx(path)
         if fmt == "torchscript":
-            traced, batch = self._traced()
-            torch.jit.save(traced, str(path))
+            batch = self._write_torchscript(path)
             return {} if batch is None else {"batch": batch}
         if fmt == "safetensors":
             from safetensors.torch import save_file
@@ -160,18 +159,41 @@ class TorchExporter(FrameworkExporter):
             for g, w in zip(got, want)
         )
 
-    def _traced(self) -> tuple[Any, int | None]:
-        """(TorchScript module, None) or, when tracing fixes the batch size, a batch-1 trace.
+    @contextlib.contextmanager
+    def _live_weights_frozen(self) -> Iterator[None]:
+        """Old stack: the live model's parameters without requires_grad while tracing.
+
+        A model may reach its own live sub-modules through a closure (RLlib's
+        autoregressive example does), which a copy cannot redirect; tracing then
+        meets the live parameters. The export holds the policy's lock, so no
+        training step runs meanwhile.
+        """
+        params = [] if self.target.policy is None else list(self.target.policy.model.parameters())
+        flags = [p.requires_grad for p in params]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
+
+    def _write_torchscript(self, path: Path) -> int | None:
+        """Trace and save; return None, or 1 when tracing fixes the batch size.
 
         A graph that only runs one observation at a time still acts like RLlib;
         the loader then runs batches row by row (the manifest records ``batch: 1``).
+        Saved inside the tracing context: constants taken from live parameters
+        must not carry requires_grad into the file.
         """
-        with _tracing(), torch.no_grad():
+        with _tracing(), torch.no_grad(), self._live_weights_frozen():
             traced = torch.jit.trace(self.graph, self.example, check_trace=False)
-            if self._agrees(lambda xs: [t.numpy() for t in traced(*xs)], self._other_batch()):
-                return traced, None
-            one = tuple(x[:1] for x in self.example)
-            return torch.jit.trace(self.graph, one, check_trace=False), 1
+            batch = None
+            if not self._agrees(lambda xs: [t.numpy() for t in traced(*xs)], self._other_batch()):
+                one = tuple(x[:1] for x in self.example)
+                traced, batch = torch.jit.trace(self.graph, one, check_trace=False), 1
+            torch.jit.save(traced, str(path))
+        return batch
 
     def weights(self) -> dict[str, Any]:
         return {k: v.numpy() for k, v in self._net_state().items()}
@@ -234,7 +256,7 @@ class TorchExporter(FrameworkExporter):
         return self._onnx_program(one, dynamic_shapes=None), 1
 
     def _onnx_program(self, example: tuple, dynamic_shapes: Any) -> Any:
-        with _tracing():
+        with _tracing(), self._live_weights_frozen():
             return torch.onnx.export(
                 self.graph,
                 example,
