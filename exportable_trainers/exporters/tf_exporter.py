@@ -306,7 +306,16 @@ class Tf1Exporter(TfExporter):
                 statistics[name] = tf1.Variable(value, trainable=False, name=name)
                 return statistics[name]
 
-            with graph.as_default(), tf1.name_scope(None), tf1.name_scope(SCOPE + "/"):
+            # The policy's own variable scope (RLlib builds each policy under its
+            # id), so models that call get_variable in forward() find their variables.
+            with (
+                graph.as_default(),
+                tf1.variable_scope(
+                    self.target.policy_id, reuse=tf1.AUTO_REUSE, auxiliary_name_scope=False
+                ),
+                tf1.name_scope(None),
+                tf1.name_scope(SCOPE + "/"),
+            ):
                 placeholders = [
                     tf1.placeholder(
                         tf.as_dtype(dtype), [None, *shape], name=name.replace(".", "__")
