@@ -23,12 +23,14 @@ test: venv
 	$(PY) -m pytest -m "not tf1"
 	$(PY) -m pytest -m tf1
 
-# Regenerate docs/compatibility.md from a run of the algorithm matrix tests.
+# Regenerate docs/compatibility.md from a run of the algorithm matrix and the
+# custom-modules sweep (RLlib's own example RLModules and ModelV2s).
 MATRIX_DIR := build/matrix
+MATRIX_TESTS := tests/test_matrix.py tests/test_custom_modules.py
 matrix: venv
 	rm -rf $(MATRIX_DIR)
-	EXPORTABLE_TRAINERS_MATRIX_DIR=$(MATRIX_DIR) $(PY) -m pytest tests/test_matrix.py -m "not tf1"
-	EXPORTABLE_TRAINERS_MATRIX_DIR=$(MATRIX_DIR) $(PY) -m pytest tests/test_matrix.py -m tf1
+	EXPORTABLE_TRAINERS_MATRIX_DIR=$(MATRIX_DIR) $(PY) -m pytest $(MATRIX_TESTS) -m "not tf1"
+	EXPORTABLE_TRAINERS_MATRIX_DIR=$(MATRIX_DIR) $(PY) -m pytest $(MATRIX_TESTS) -m tf1
 	$(PY) tools/render_compatibility.py $(MATRIX_DIR) docs/compatibility.md
 
 # Benchmarks: prints the table of ratios and writes docs/benchmarks.md.

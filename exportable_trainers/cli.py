@@ -181,13 +181,14 @@ def inspect(
         out.print(io)
         steps = ", ".join(s["op"] for s in m.get("preprocessing") or []) or "none"
         action = m["action"]
-        source = (
-            f"{action.get('source', 'distribution')} {action.get('rllib_class', '')}".strip()
-        )
+        source = f"{action.get('source', 'distribution')} {action.get('rllib_class', '')}".strip()
         posts = ", ".join(
-            f"{leaf['name']} {leaf.get('postprocess', {}).get('kind')}" for leaf in leaves_of(action)
+            f"{leaf['name']} {leaf.get('postprocess', {}).get('kind')}"
+            for leaf in leaves_of(action)
         )
-        out.print(f"preprocessing: {steps} · action from: {source} · postprocess: {posts}", markup=False)
+        out.print(
+            f"preprocessing: {steps} · action from: {source} · postprocess: {posts}", markup=False
+        )
         files = Table(title="files")
         for column in ("format", "path", "bytes", "sha256", "verification"):
             files.add_column(column)

@@ -69,7 +69,9 @@ def _recording_subclass(cls: type) -> type:
         _record_step(self, action, result)
         return result
 
-    return type(f"Recorded{cls.__name__}", (cls,), {"__init__": __init__, "reset": reset, "step": step})
+    return type(
+        f"Recorded{cls.__name__}", (cls,), {"__init__": __init__, "reset": reset, "step": step}
+    )
 
 
 def recorded_env(env: Any, env_config: dict | None = None) -> str:
@@ -194,7 +196,9 @@ def per_agent(episodes: list[dict], mapping: Any) -> dict[str, list[dict]]:
         for t, action in enumerate(episode["actions"]):
             for agent, a in action.items():
                 # The observation the agent acted on is the latest one it received.
-                seen = next(episode["obs"][k][agent] for k in range(t, -1, -1) if agent in episode["obs"][k])
+                seen = next(
+                    episode["obs"][k][agent] for k in range(t, -1, -1) if agent in episode["obs"][k]
+                )
                 agents.setdefault(agent, {"obs": [], "actions": []})
                 agents[agent]["obs"].append(seen)
                 agents[agent]["actions"].append(a)
@@ -242,7 +246,13 @@ def assert_same_actions(expected: dict, got: dict, atol: float = 1e-5) -> None:
         have = np.asarray(got[name])
         assert have.shape == want.shape, f"{name}: shape {have.shape} != RLlib's {want.shape}"
         if want.dtype.kind in "iub":
-            wrong = np.nonzero(have != want)[0] if want.ndim == 1 else np.nonzero((have != want).any(axis=tuple(range(1, want.ndim))))[0]
-            assert not len(wrong), f"{name}: {len(wrong)} of {len(want)} steps differ (first at step {wrong[0]})"
+            wrong = (
+                np.nonzero(have != want)[0]
+                if want.ndim == 1
+                else np.nonzero((have != want).any(axis=tuple(range(1, want.ndim))))[0]
+            )
+            assert not len(wrong), (
+                f"{name}: {len(wrong)} of {len(want)} steps differ (first at step {wrong[0]})"
+            )
         else:
             np.testing.assert_allclose(have, want, rtol=0, atol=atol, err_msg=name)

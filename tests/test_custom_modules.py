@@ -21,7 +21,6 @@ import pkgutil
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from exportable_trainers.manifest import EXPORT_DIRNAME, read_manifest
@@ -149,7 +148,11 @@ def _defined_classes(package: str, bases: tuple[type, ...]) -> tuple[set[str], s
             failed.add(info.name)
             continue
         for name, obj in vars(module).items():
-            if inspect.isclass(obj) and obj.__module__ == module.__name__ and issubclass(obj, bases):
+            if (
+                inspect.isclass(obj)
+                and obj.__module__ == module.__name__
+                and issubclass(obj, bases)
+            ):
                 found.add(f"{info.name}.{name}")
     return found, failed
 
@@ -160,8 +163,12 @@ def test_every_example_rl_module_is_a_case():
     defined, unimportable = _defined_classes(NEW, (RLModule,))
     covered = {cls for case in CASES for cls in case.classes}
     assert defined - covered == set(), "example RLModules without a case"
-    not_tried = {c.split(".")[0] for case in CASES if case.outcome == "not tried" for c in case.classes}
-    assert unimportable <= not_tried, "example files that cannot be imported need a 'not tried' case"
+    not_tried = {
+        c.split(".")[0] for case in CASES if case.outcome == "not tried" for c in case.classes
+    }
+    assert unimportable <= not_tried, (
+        "example files that cannot be imported need a 'not tried' case"
+    )
     for case in CASES:
         if case.outcome == "not tried":
             _record(case, "not tried", case.reason)
@@ -172,11 +179,17 @@ def test_every_old_stack_example_model_is_a_case():
     from ray.rllib.models.tf.tf_action_dist import ActionDistribution
     from ray.rllib.models.torch.torch_action_dist import TorchDistributionWrapper
 
-    defined, unimportable = _defined_classes(OLD, (ModelV2, ActionDistribution, TorchDistributionWrapper))
+    defined, unimportable = _defined_classes(
+        OLD, (ModelV2, ActionDistribution, TorchDistributionWrapper)
+    )
     covered = {cls for case in OLD_CASES for cls in case.classes}
     assert defined - covered == set(), "old-stack example models without a case"
-    not_tried = {c.split(".")[0] for case in OLD_CASES if case.outcome == "not tried" for c in case.classes}
-    assert unimportable <= not_tried, "example files that cannot be imported need a 'not tried' case"
+    not_tried = {
+        c.split(".")[0] for case in OLD_CASES if case.outcome == "not tried" for c in case.classes
+    }
+    assert unimportable <= not_tried, (
+        "example files that cannot be imported need a 'not tried' case"
+    )
     for case in OLD_CASES:
         if case.outcome == "not tried":
             _record(case, "not tried", case.reason)
@@ -213,3 +226,61 @@ def test_a_module_that_raises_inside_forward_inference_is_named(ray_session):
     assert "ExplodingRLModule" in message and "forward_inference" in message, message
     assert "unsupported operand" in message, message
 
+
+def _learnable_or_heuristic(agent, *args, **kwargs) -> str:
+    return "learnable" if agent == 0 else "heuristic"
+
+
+def test_a_deterministic_torch_heuristic_exports_when_asked_for(ray_session, rayfree, tmp_path):
+    """An untrained opponent is skipped by default and exported on request, if it is torch."""
+    from ray.rllib.algorithms.ppo import PPO
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+    from ray.rllib.examples.envs.classes.multi_agent import MultiAgentCartPole
+
+    from exportable_trainers import make_exporting
+    from tests.configs import ppo_config
+    from tests.heuristics import PushTowardsThePole
+
+    name = recorded_env(MultiAgentCartPole, {"num_agents": 2})
+    config = (
+        ppo_config("CartPole-v1")
+        .environment(name, env_config={"num_agents": 2})
+        .multi_agent(
+            policies={"learnable", "heuristic"},
+            policy_mapping_fn=_learnable_or_heuristic,
+            policies_to_train=["learnable"],
+        )
+        .rl_module(
+            rl_module_spec=MultiRLModuleSpec(
+                rl_module_specs={
+                    "learnable": RLModuleSpec(),
+                    "heuristic": RLModuleSpec(module_class=PushTowardsThePole),
+                }
+            )
+        )
+    )
+    default = make_exporting(PPO, on_error="raise")(config=config)
+    try:
+        default.train()
+        checkpoint = Path(default.save(str(tmp_path / "default")).checkpoint.path)
+        assert sorted(p.name for p in (checkpoint / EXPORT_DIRNAME).iterdir()) == ["learnable"]
+    finally:
+        default.stop()
+    asked = make_exporting(PPO, on_error="raise", policies=("learnable", "heuristic"))(
+        config=config
+    )
+    try:
+        asked.train()
+        checkpoint = Path(asked.save(str(tmp_path / "asked")).checkpoint.path)
+        export_dir = checkpoint / EXPORT_DIRNAME / "heuristic"
+        manifest = read_manifest(export_dir)
+        assert manifest["action"]["source"] == "module", manifest["action"]
+        episodes = per_agent(
+            sample_new_stack(asked, name), lambda agent: asked.config.policy_mapping_fn(agent, None)
+        )
+        feeds, expected = replay_feeds(manifest, episodes["heuristic"])
+        for fmt in ("onnx", "torchscript"):
+            assert_same_actions(expected, rayfree.run(export_dir, fmt, dict(feeds), mode="replay"))
+    finally:
+        asked.stop()

@@ -35,7 +35,11 @@ def _restores(checkpoint: Path) -> None:
 
 @pytest.fixture()
 def broken_onnx(monkeypatch):
-    """Make the torch exporter's ONNX writer crash."""
+    """``broken_onnx()`` makes the torch exporter's ONNX writer crash from then on.
+
+    Called after the algorithm is built: the build's own dry-run export would
+    otherwise meet the crash and (under on_error="raise") refuse the build.
+    """
     from exportable_trainers.exporters.torch_exporter import TorchExporter
 
     original = TorchExporter.write
@@ -45,7 +49,7 @@ def broken_onnx(monkeypatch):
             raise RuntimeError("simulated converter crash")
         return original(self, fmt, directory)
 
-    monkeypatch.setattr(TorchExporter, "write", write)
+    return lambda: monkeypatch.setattr(TorchExporter, "write", write)
 
 
 def test_failed_format_under_warn_keeps_checkpoint_and_training(
@@ -54,6 +58,7 @@ def test_failed_format_under_warn_keeps_checkpoint_and_training(
     from ray.rllib.algorithms.ppo import PPO
 
     algo = make_exporting(PPO, on_error="warn")(config=ppo_config("CartPole-v1"))
+    broken_onnx()
     try:
         algo.train()
         with caplog.at_level(logging.WARNING, logger="exportable_trainers"):
@@ -79,6 +84,7 @@ def test_failed_format_under_raise_fails_the_save_but_not_the_checkpoint(
     from ray.rllib.algorithms.ppo import PPO
 
     algo = make_exporting(PPO, on_error="raise")(config=ppo_config("CartPole-v1"))
+    broken_onnx()
     try:
         algo.train()
         target = tmp_path / "b"
@@ -267,8 +273,8 @@ def test_old_stack_export_holds_the_policy_lock(ray_session, tmp_path, monkeypat
         held.append(algo.get_policy(policy_id)._lock._is_owned())
         return original(build, policy_id, *args, **kwargs)
 
-    monkeypatch.setattr(checkpoint_export, "export_policy", export_policy)
     algo = make_exporting(PPO, on_error="raise")(config=ppo_config("CartPole-v1", stack="old"))
+    monkeypatch.setattr(checkpoint_export, "export_policy", export_policy)
     try:
         algo.train()
         algo.save(str(tmp_path / "c"))

@@ -46,7 +46,9 @@ def render_custom(rows: list[dict]) -> list[str]:
     summary = "; ".join(
         f"{stack} stack: "
         + ", ".join(
-            f"{counts[(stack, o)]} {CUSTOM_OUTCOME[o]}" for o in CUSTOM_ORDER if (stack, o) in counts
+            f"{counts[(stack, o)]} {CUSTOM_OUTCOME[o]}"
+            for o in CUSTOM_ORDER
+            if (stack, o) in counts
         )
         for stack in ("new", "old")
         if any(k[0] == stack for k in counts)
@@ -57,7 +59,7 @@ def render_custom(rows: list[dict]) -> list[str]:
         "",
         "Generated from tests/test_custom_modules.py: every class under RLlib's",
         "`ray/rllib/examples/rl_modules/classes/` (new stack) and `ray/rllib/examples/_old_api_stack/models/`",
-        "(old stack), each trained one iteration with `make_exporting(..., on_error=\"raise\")`.",
+        '(old stack), each trained one iteration with `make_exporting(..., on_error="raise")`.',
         "**exported, matches RLlib**: `load_policy(checkpoint).compute_action`, in a process without Ray,",
         "took RLlib's actions at every step of whole episodes that RLlib itself acted in (new stack: the",
         "env runner's `sample(explore=False)`; old stack: `compute_single_action(explore=False)`), exact",
@@ -71,7 +73,8 @@ def render_custom(rows: list[dict]) -> list[str]:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for (stack, cls, case), row in sorted(
-        by_key.items(), key=lambda kv: (ORDER[kv[0][0]], kv[0][1], CUSTOM_ORDER[kv[1]["outcome"]], kv[0][2])
+        by_key.items(),
+        key=lambda kv: (ORDER[kv[0][0]], kv[0][1], CUSTOM_ORDER[kv[1]["outcome"]], kv[0][2]),
     ):
         detail = row["detail"].replace("|", "\\|")
         lines.append(

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..exceptions import UnsupportedPolicyError
 from ..formats import FORMATS
 from ..preprocess import batch_to_leaves, observation_leaves
 from ..recurrent import input_name, output_name

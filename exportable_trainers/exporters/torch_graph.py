@@ -178,7 +178,9 @@ class ActionFinisher(nn.Module):
             self.shapes.append(shape)
             dtype = _TORCH_DTYPES.get(leaf["dtype"])
             if dtype is None:
-                raise InvalidOptionError(f"action {leaf['name']}: unsupported dtype {leaf['dtype']}")
+                raise InvalidOptionError(
+                    f"action {leaf['name']}: unsupported dtype {leaf['dtype']}"
+                )
             self.dtypes.append(dtype)
             for bound in ("low", "high"):
                 values = np.asarray(post.get(bound, [0.0]), np.float32).reshape(-1)
@@ -231,7 +233,11 @@ class ModuleStep(nn.Module):
         shared = target.details.get("shared_modules", [])
         # Registered so their weights are the graph's parameters (and refreshed).
         self.shared = nn.ModuleDict(
-            {mid: call.container[mid] for mid in shared if isinstance(call.container[mid], nn.Module)}
+            {
+                mid: call.container[mid]
+                for mid in shared
+                if isinstance(call.container[mid], nn.Module)
+            }
         )
         self.dist_cls = target.dist_class
         self.raw_outputs = list(target.raw_outputs)
@@ -289,7 +295,9 @@ class ModelV2Step(nn.Module):
         n_state: Number of recurrent state tensors (0 when stateless).
     """
 
-    def __init__(self, model: nn.Module, dist_class: Any, raw_outputs: list[str], n_state: int) -> None:
+    def __init__(
+        self, model: nn.Module, dist_class: Any, raw_outputs: list[str], n_state: int
+    ) -> None:
         super().__init__()
         self.model = model
         self.dist_class = dist_class

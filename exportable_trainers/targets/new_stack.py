@@ -59,7 +59,7 @@ def _learner_only(module: Any) -> bool:
 
 def _module_facts(learner: Any) -> dict[str, bool]:
     # Runs on the learner: module id -> whether it is learner-only (no policy).
-    return {mid: _learner_only(learner.module[mid]) for mid in learner.module.keys()}
+    return {mid: _learner_only(learner.module[mid]) for mid in learner.module.keys()}  # noqa: SIM118 (a MultiRLModule, no __iter__)
 
 
 def _learner_only_in_spec(config: Any, module_id: str) -> bool:
@@ -129,7 +129,9 @@ def _fetch(learner: Any, ids: tuple[str, ...]) -> dict[str, FetchedModule]:
     out = {}
     for mid in ids:
         module = multi[mid]
-        out[mid] = FetchedModule(cpu_copy(module.unwrapped() if hasattr(module, "unwrapped") else module))
+        out[mid] = FetchedModule(
+            cpu_copy(module.unwrapped() if hasattr(module, "unwrapped") else module)
+        )
     return out
 
 
@@ -144,7 +146,7 @@ def _restore_weights(fetched: dict[str, FetchedModule], checkpoint_dir: Any) -> 
     for mid, item in fetched.items():
         modules[mid] = item.module
         if item.container is not None:
-            modules.update({m: item.container[m] for m in item.container.keys()})
+            modules.update({m: item.container[m] for m in item.container.keys()})  # noqa: SIM118
     for mid, module in modules.items():
         if (root / mid).is_dir() and hasattr(module, "restore_from_path"):
             module.restore_from_path(root / mid)
@@ -244,9 +246,12 @@ def model_batch(
     import tree
 
     obs = tree.map_structure(torch.as_tensor, pre.apply_rllib(observations))
-    if not state:
-        return {"obs": obs}
     n = len(observations)
+    extra = {}
+    if pre.is_first:  # every probe is an episode's first step
+        extra["is_first"] = torch.ones((n, 1) if state else (n,), dtype=torch.float32)
+    if not state:
+        return {"obs": obs, **extra}
     values = [
         torch.as_tensor(
             np.asarray(state_in[s["key"]]) if state_in else np.stack([s["initial"]] * n)
@@ -257,6 +262,7 @@ def model_batch(
     return {
         "obs": tree.map_structure(lambda t: t[:, None], obs),
         "state_in": tree.unflatten_as(template, values),
+        **extra,
     }
 
 
@@ -272,9 +278,7 @@ def _rllib_actions(module: Any, out: dict, stateful: bool, action_space: Any, co
         unsquash_action,
     )
 
-    out = GetActions()(
-        rl_module=module, batch=out, episodes=[SingleAgentEpisode()], explore=False
-    )
+    out = GetActions()(rl_module=module, batch=out, episodes=[SingleAgentEpisode()], explore=False)
 
     def to_numpy(x: Any) -> np.ndarray:
         x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -321,8 +325,12 @@ def _reference(
         # A distribution may change its inputs in place (e.g. logits /= temperature).
         result = {k: step(out[k]) for k in (ACTION_DIST_INPUTS,) if k in raw_outputs}
         states = {
-            output_name(s["key"]): np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
-            for s, v in zip(state, state_values(out.get("state_out", {}), [s["key"] for s in state]))
+            output_name(s["key"]): np.asarray(
+                v.detach().cpu().numpy() if hasattr(v, "detach") else v
+            )
+            for s, v in zip(
+                state, state_values(out.get("state_out", {}), [s["key"] for s in state])
+            )
         }
         leaves = _rllib_actions(module, dict(out), bool(state), action_space, config)
         result.update(dict(zip(action_names, leaves)))
@@ -452,7 +460,9 @@ def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
         with torch.no_grad():
             out = call(model_batch(pre, probe, state, None, template))
     except Exception as exc:
-        raise _refuse(owner, f"forward_inference fails on a batch of observations: {_cause(exc)}") from exc
+        raise _refuse(
+            owner, f"forward_inference fails on a batch of observations: {_cause(exc)}"
+        ) from exc
     if ACTIONS in out:
         source, dist_cls = "module", None
     elif ACTION_DIST_INPUTS in out:
@@ -477,6 +487,12 @@ def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
         name = class_name(dist_cls) if dist_cls is not None else "forward_inference"
         raise _refuse(owner, f"RLlib cannot compute {what} ({name}): {_cause(exc)}") from exc
     _check_deterministic(owner, reference, run(raw_outputs), action_names)
+    if pre.is_first:
+        raise _refuse(
+            owner,
+            "its env-to-module connector AddIsFirstsToBatch feeds episode starts (is_first) "
+            "to the module, which exported graphs do not take as an input yet",
+        )
     _check_actions(
         owner,
         [reference[n] for n in action_names],
@@ -502,7 +518,16 @@ def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
 
     def reference_fn(obs: list, state_in: dict | None = None) -> dict[str, np.ndarray]:
         return _reference(
-            call, pre, state, template, raw_outputs, action_names, config, action_space, obs, state_in
+            call,
+            pre,
+            state,
+            template,
+            raw_outputs,
+            action_names,
+            config,
+            action_space,
+            obs,
+            state_in,
         )
 
     details: dict[str, Any] = {"module_class": class_name(module)}
@@ -512,7 +537,9 @@ def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
         # encoder) belong to this module's self-contained graph.
         policies = config.policies or {}
         details["shared_modules"] = sorted(
-            m for m in fetched.container.keys() if m != module_id and m not in policies
+            m
+            for m in fetched.container.keys()  # noqa: SIM118 (MultiRLModule, no __iter__)
+            if m != module_id and m not in policies
         )
     return PolicyTarget(
         policy_id=module_id,

@@ -38,6 +38,8 @@ PASSTHROUGH_CONNECTORS = frozenset(
         "NumpyToTensor",
     }
 )
+# Adds an ``is_first`` column (1.0 at an episode's first step) next to the observations.
+EPISODE_START_CONNECTOR = "AddIsFirstsToBatch"
 # Old-stack preprocessors whose effect is gymnasium-style flattening.
 FLATTENING_PREPROCESSORS = frozenset(
     {"OneHotPreprocessor", "DictFlatteningPreprocessor", "TupleFlatteningPreprocessor"}
@@ -54,19 +56,24 @@ class Preprocessing:
         steps: Data description (see :mod:`exportable_trainers.preprocess`).
         apply_rllib: Applies RLlib's own preprocessing to a list of raw
             observations and returns the stacked network input.
+        is_first: Whether a connector adds the ``is_first`` column (episode
+            starts) to the module's batch (DreamerV3's AddIsFirstsToBatch).
     """
 
     raw_space: Any
     model_space: Any
     steps: list[dict]
     apply_rllib: Callable[[list], np.ndarray]
+    is_first: bool = False
 
 
 def _leaf_values(space: Any, obs: Any) -> list:
     from gymnasium import spaces
 
     if isinstance(space, spaces.Dict):
-        return [v for key in sorted(space.spaces) for v in _leaf_values(space.spaces[key], obs[key])]
+        return [
+            v for key in sorted(space.spaces) for v in _leaf_values(space.spaces[key], obs[key])
+        ]
     if isinstance(space, spaces.Tuple):
         return [v for sub, item in zip(space.spaces, obs) for v in _leaf_values(sub, item)]
     return [obs]
@@ -177,10 +184,16 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
     from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
 
     owner = f"module {module_id!r} ({type(module).__name__})"
-    transforming = [c for c in _connectors(algo) if type(c).__name__ not in PASSTHROUGH_CONNECTORS]
+    connectors = _connectors(algo)
+    is_first = any(type(c).__name__ == EPISODE_START_CONNECTOR for c in connectors)
+    transforming = [
+        c
+        for c in connectors
+        if type(c).__name__ not in PASSTHROUGH_CONNECTORS | {EPISODE_START_CONNECTOR}
+    ]
     if not transforming:
         space = module.observation_space
-        return Preprocessing(space, space, [], _stacker(space, []))
+        return Preprocessing(space, space, [], _stacker(space, []), is_first)
     multi_agent = any(getattr(c, "_multi_agent", False) for c in transforming)
     agent = _agent_of(transforming, module, owner) if multi_agent else None
     raw_space = transforming[0].input_observation_space
@@ -226,7 +239,11 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
                 "it changes observations and has no graph equivalent",
             )
     return Preprocessing(
-        raw_space, module.observation_space, steps, _stacker(module.observation_space, transforms)
+        raw_space,
+        module.observation_space,
+        steps,
+        _stacker(module.observation_space, transforms),
+        is_first,
     )
 
 
