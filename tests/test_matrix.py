@@ -109,7 +109,14 @@ def _config(name: str, stack: str, framework: str, offline_data):
             config.environment(
                 observation_space=spaces.observation_space, action_space=spaces.action_space
             )
-            .offline_data(input_=[offline_data(env)], dataset_num_iters_per_learner=1)
+            # Materialized as MARWIL does by default: BC's streaming default waits
+            # forever for its map workers on this 2-CPU machine.
+            .offline_data(
+                input_=[offline_data(env)],
+                dataset_num_iters_per_learner=1,
+                materialize_data=True,
+                materialize_mapped_data=False,
+            )
             .training(**batch)
         )
         if name == "CQL":  # SAC's learning rates, and CQL's BC warm-up kept short

@@ -248,8 +248,8 @@ def model_batch(
     obs = tree.map_structure(torch.as_tensor, pre.apply_rllib(observations))
     n = len(observations)
     extra = {}
-    if pre.is_first:  # every probe is an episode's first step
-        extra["is_first"] = torch.ones((n, 1) if state else (n,), dtype=torch.float32)
+    if pre.is_first:  # every probe is an episode's first step; RLlib adds no time axis to it
+        extra["is_first"] = torch.ones((n,), dtype=torch.float32)
     if not state:
         return {"obs": obs, **extra}
     values = [
