@@ -63,7 +63,7 @@ def compare(run_dir: Path, episodes: int = 5) -> None:
     from rich.table import Table
 
     from exportable_trainers import list_exports, load_policy
-    from exportable_trainers.evaluation import evaluate_exports, plot_returns
+    from exportable_trainers.load.evaluation import evaluate_exports, plot_returns
 
     results = {
         r.checkpoint: r for r in evaluate_exports(run_dir, "CartPole-v1", episodes, format="onnx")

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .actions import leaves_of
+from .contract.actions import leaves_of
 from .exceptions import ExportableTrainersError
 
 app = typer.Typer(
@@ -88,7 +88,7 @@ def ls_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the exports under PATH, one row per checkpoint, by training iteration."""
-    from .listing import list_exports
+    from .load.listing import list_exports
 
     entries = list_exports(path, check_hashes=hashes)
     if as_json:
@@ -150,8 +150,8 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print the raw manifest(s)."),
 ) -> None:
     """Show what an export holds: spaces, inputs and outputs, files, verification."""
-    from .loader import find_export_dirs
-    from .manifest import read_manifest
+    from .contract.manifest import read_manifest
+    from .load.loader import find_export_dirs
 
     dirs = find_export_dirs(path)
     if policy_id is not None:
@@ -215,7 +215,7 @@ def verify(
     ),
 ) -> None:
     """Re-check every export's file hashes and, where possible, its outputs."""
-    from .listing import list_exports
+    from .load.listing import list_exports
 
     entries = list_exports(path, check_hashes=True)
     if not entries:
@@ -234,7 +234,7 @@ def verify(
                     highlight=False,
                 )
         if outputs and all(p.status != "corrupt" for p in e.policies.values()):
-            from .reverify import verify_against_checkpoint
+            from .export.reverify import verify_against_checkpoint
 
             for (pid, fmt), result in verify_against_checkpoint(e.checkpoint).items():
                 diff = max(result["max_abs_diff"].values(), default=0.0)
@@ -255,7 +255,7 @@ def verify(
 def _already_exported(
     checkpoint: Path, formats: tuple[str, ...] | None, policies: tuple[str, ...] | None
 ) -> bool:
-    from .listing import list_exports
+    from .load.listing import list_exports
 
     entries = [e for e in list_exports(checkpoint) if e.checkpoint == checkpoint]
     if not entries:
@@ -266,7 +266,7 @@ def _already_exported(
         return False
     if formats is None:
         return True
-    from .formats import ALIASES
+    from .contract.formats import ALIASES
 
     return all(
         any(
@@ -293,7 +293,7 @@ def export(
     force: bool = typer.Option(False, "--force", help="Replace existing exports."),
 ) -> None:
     """Add exports to checkpoints written earlier (needs Ray). Idempotent."""
-    from .options import ExportOptions
+    from .export.options import ExportOptions
 
     options = ExportOptions(formats=_csv(formats), policies=_csv(policies), on_error="warn")
     todo = []
@@ -316,13 +316,13 @@ def export(
 
 def _export_checkpoints(checkpoints: list[Path], options: Any) -> int:
     if importlib.util.find_spec("tf_keras") is not None:
-        from .tf_setup import ensure_legacy_keras
+        from .export.tf.setup import ensure_legacy_keras
 
         ensure_legacy_keras()  # before RLlib imports TensorFlow
     import ray
     from ray.rllib.algorithms.algorithm import Algorithm
 
-    from .checkpoint_export import export_algorithm
+    from .export.checkpoint import export_algorithm
 
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -362,7 +362,7 @@ def evaluate(
     """Run each checkpoint's exported policy in a gymnasium env, without Ray."""
     from rich.progress import Progress
 
-    from .evaluation import evaluate_exports, plot_returns
+    from .load.evaluation import evaluate_exports, plot_returns
 
     if plot is not None and plot.suffix.lower() != ".png":
         raise typer.BadParameter(f"--plot must name a .png file, got {plot}")

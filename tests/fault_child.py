@@ -64,12 +64,12 @@ def main() -> None:
     import ray
     from ray.rllib.algorithms.ppo import PPO, PPOConfig
 
-    import exportable_trainers.export as export
-    import exportable_trainers.staging as staging
-    import exportable_trainers.verification as verification
+    import exportable_trainers.export.pipeline as export
+    import exportable_trainers.export.staging as staging
+    import exportable_trainers.export.verification as verification
     from exportable_trainers import make_exporting
-    from exportable_trainers.exporters import torch_exporter
-    from exportable_trainers.mixin import ExportingMixin
+    from exportable_trainers.export.mixin import ExportingMixin
+    from exportable_trainers.export.torch import exporter as torch_exporter
 
     ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False, configure_logging=False)
     wrap(torch_exporter.TorchExporter, "write", "write")

@@ -217,8 +217,8 @@ def pick(action: Any, name: str) -> Any:
 
 def replay_feeds(manifest: dict, episodes: list[dict]) -> tuple[dict, dict]:
     """(feeds for the Ray-free worker's "replay" mode, RLlib's actions by output name)."""
-    from exportable_trainers.preprocess import observation_leaves
-    from exportable_trainers.spaces import space_from_dict
+    from exportable_trainers.contract.observations import observation_leaves
+    from exportable_trainers.contract.spaces import space_from_dict
 
     space = space_from_dict(manifest["observation_space"])
     names = [name for name, _ in observation_leaves(space)]

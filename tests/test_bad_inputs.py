@@ -26,7 +26,7 @@ from exportable_trainers import (
     load_policy,
     make_exporting,
 )
-from exportable_trainers.manifest import EXPORT_DIRNAME, MANIFEST_NAME
+from exportable_trainers.contract.manifest import EXPORT_DIRNAME, MANIFEST_NAME
 from tests.configs import ppo_config, spaces_config
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from exportable_trainers.manifest import EXPORT_DIRNAME, read_manifest
+from exportable_trainers.contract.manifest import EXPORT_DIRNAME, read_manifest
 from tests.example_modules import NEW, OLD, Case, make_env, new_stack_cases, old_stack_cases
 from tests.replay import (
     assert_same_actions,

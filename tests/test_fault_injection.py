@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from exportable_trainers import ExportNotFoundError, list_exports, load_policy
-from exportable_trainers.manifest import EXPORT_DIRNAME, MANIFEST_NAME
-from exportable_trainers.staging import remove_leftovers
+from exportable_trainers.contract.manifest import EXPORT_DIRNAME, MANIFEST_NAME
+from exportable_trainers.export.staging import remove_leftovers
 
 pytestmark = pytest.mark.slow
 CHILD = Path(__file__).with_name("fault_child.py")

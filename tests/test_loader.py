@@ -20,7 +20,7 @@ from exportable_trainers import (
     PolicySelectionError,
     load_policy,
 )
-from exportable_trainers.manifest import MANIFEST_NAME
+from exportable_trainers.contract.manifest import MANIFEST_NAME
 from tests.configs import ppo_config
 from tests.live import live_outputs
 

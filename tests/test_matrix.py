@@ -19,8 +19,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from exportable_trainers.formats import DEFAULT_FORMATS, FORMATS
-from exportable_trainers.manifest import EXPORT_DIRNAME, read_manifest
+from exportable_trainers.contract.formats import DEFAULT_FORMATS, FORMATS
+from exportable_trainers.contract.manifest import EXPORT_DIRNAME, read_manifest
 from tests.live import live_outputs, module_outputs
 
 pytestmark = pytest.mark.slow
@@ -220,7 +220,7 @@ def test_algorithm_matrix_cell(
     from ray.rllib.algorithms.registry import ALGORITHMS
 
     from exportable_trainers import make_exporting
-    from exportable_trainers.spaces import space_from_dict
+    from exportable_trainers.contract.spaces import space_from_dict
 
     cls, _ = ALGORITHMS[name]()
     formats = ALL_FORMATS[framework]

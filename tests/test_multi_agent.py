@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from exportable_trainers import PolicySelectionError, load_policy, make_exporting
-from exportable_trainers.manifest import EXPORT_DIRNAME, check_files, read_manifest
+from exportable_trainers.contract.manifest import EXPORT_DIRNAME, check_files, read_manifest
 from tests.configs import two_player_config
 from tests.live import assert_close, live_outputs
 from tests.tuning import fit

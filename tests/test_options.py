@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from exportable_trainers import ExportOptions, InvalidOptionError
-from exportable_trainers.formats import DEFAULT_FORMATS, FORMATS, resolve_formats
+from exportable_trainers.contract.formats import DEFAULT_FORMATS, FORMATS, resolve_formats
 
 
 def test_unknown_format_names_bad_value_and_valid_ones():

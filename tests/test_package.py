@@ -18,7 +18,7 @@ from exportable_trainers import (
     ManifestError,
     ObservationError,
 )
-from exportable_trainers.manifest import (
+from exportable_trainers.contract.manifest import (
     PROTOCOL,
     check_files,
     file_record,
@@ -26,9 +26,9 @@ from exportable_trainers.manifest import (
     validate_manifest,
     write_manifest,
 )
-from exportable_trainers.preprocess import batch_to_leaves, single_to_leaves
-from exportable_trainers.spaces import space_from_dict, space_to_dict
-from exportable_trainers.staging import STAGING_MARK, staged_directory
+from exportable_trainers.contract.observations import batch_to_leaves, single_to_leaves
+from exportable_trainers.contract.spaces import space_from_dict, space_to_dict
+from exportable_trainers.export.staging import STAGING_MARK, staged_directory
 from tests.strategies import observations
 
 HEAVY = ("ray", "torch", "tensorflow", "keras", "onnxruntime", "tf_keras")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from exportable_trainers.manifest import read_manifest
+from exportable_trainers.contract.manifest import read_manifest
 from tests.configs import ppo_config
 from tests.strategies import observation_batches
 

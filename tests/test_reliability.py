@@ -18,7 +18,12 @@ from exportable_trainers import (
     load_policy,
     make_exporting,
 )
-from exportable_trainers.manifest import EXPORT_DIRNAME, MANIFEST_NAME, file_record, read_manifest
+from exportable_trainers.contract.manifest import (
+    EXPORT_DIRNAME,
+    MANIFEST_NAME,
+    file_record,
+    read_manifest,
+)
 from tests.callbacks import fail_once_at_iteration_2
 from tests.configs import ppo_config
 from tests.tuning import fit, tuner
@@ -40,7 +45,7 @@ def broken_onnx(monkeypatch):
     Called after the algorithm is built: the build's own dry-run export would
     otherwise meet the crash and (under on_error="raise") refuse the build.
     """
-    from exportable_trainers.exporters.torch_exporter import TorchExporter
+    from exportable_trainers.export.torch.exporter import TorchExporter
 
     original = TorchExporter.write
 
@@ -267,7 +272,7 @@ def test_old_stack_export_holds_the_policy_lock(ray_session, tmp_path, monkeypat
     """A background learner thread (old-stack IMPALA / APPO) cannot train mid-export."""
     from ray.rllib.algorithms.ppo import PPO
 
-    import exportable_trainers.checkpoint_export as checkpoint_export
+    import exportable_trainers.export.checkpoint as checkpoint_export
 
     held = []
     original = checkpoint_export.export_policy

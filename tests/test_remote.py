@@ -9,7 +9,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from exportable_trainers import load_policy, make_exporting
-from exportable_trainers.manifest import EXPORT_DIRNAME, read_manifest
+from exportable_trainers.contract.manifest import EXPORT_DIRNAME, read_manifest
 from tests.configs import Connectors, ppo_config
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from exportable_trainers import list_exports, load_policy, make_exporting
-from exportable_trainers.manifest import check_files, read_manifest
+from exportable_trainers.contract.manifest import check_files, read_manifest
 from tests.configs import ppo_config
 from tests.tuning import fit
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exportable_trainers.manifest import read_manifest
-from exportable_trainers.spaces import space_from_dict
+from exportable_trainers.contract.manifest import read_manifest
+from exportable_trainers.contract.spaces import space_from_dict
 from tests.configs import ppo_config
 from tests.live import assert_close, live_outputs
 from tests.strategies import observation_batches

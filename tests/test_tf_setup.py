@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from exportable_trainers import TensorFlowSetupError
-from exportable_trainers.tf_setup import ENV_VAR, ensure_legacy_keras
+from exportable_trainers.export.tf.setup import ENV_VAR, ensure_legacy_keras
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,4 +1,4 @@
-"""Reusing a tf2onnx conversion with new weights (exporters/tf_templates.py), without Ray."""
+"""Reusing a tf2onnx conversion with new weights (export/tf/templates.py), without Ray."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _run(model, inputs: str, x: np.ndarray) -> np.ndarray:
 
 
 def test_rendered_model_equals_a_fresh_conversion_of_new_weights():
-    from exportable_trainers.exporters.tf_templates import OnnxConstTemplate, structure_digest
+    from exportable_trainers.export.tf.templates import OnnxConstTemplate, structure_digest
 
     # Zero biases at the first checkpoint: tf2onnx would drop their Add ops if it
     # saw these values; the template must still carry them for later weights.
@@ -84,7 +84,7 @@ def test_rendered_model_equals_a_fresh_conversion_of_new_weights():
 
 
 def test_a_weight_folded_by_the_converter_disables_the_template():
-    from exportable_trainers.exporters.tf_templates import OnnxConstTemplate
+    from exportable_trainers.export.tf.templates import OnnxConstTemplate
 
     graph_def, names, inputs, outputs = _frozen(_weights(0), fold=True)
     x = np.ones((2, 3), np.float32)
@@ -94,7 +94,7 @@ def test_a_weight_folded_by_the_converter_disables_the_template():
 
 
 def test_structure_digest_ignores_values_but_not_structure():
-    from exportable_trainers.exporters.tf_templates import structure_digest
+    from exportable_trainers.export.tf.templates import structure_digest
 
     plain, names, _, _ = _frozen(_weights(0))
     other_values, _, _, _ = _frozen(_weights(3))

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exportable_trainers.manifest import check_files, read_manifest
-from exportable_trainers.preprocess import batch_to_leaves, observation_leaves
-from exportable_trainers.spaces import space_from_dict
+from exportable_trainers.contract.manifest import check_files, read_manifest
+from exportable_trainers.contract.observations import batch_to_leaves, observation_leaves
+from exportable_trainers.contract.spaces import space_from_dict
 from tests.configs import ppo_config
 from tests.live import assert_close, live_outputs
 from tests.strategies import observation_batches

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from exportable_trainers import load_policy, make_exporting
-from exportable_trainers.manifest import EXPORT_DIRNAME, check_files, read_manifest
+from exportable_trainers.contract.manifest import EXPORT_DIRNAME, check_files, read_manifest
 from tests.callbacks import fail_once_at_iteration_2
 from tests.configs import ppo_config
 from tests.live import assert_close, live_outputs

@@ -1,0 +1,73 @@
+"""The interface every framework exporter implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .rllib import PolicyTarget
+
+
+class FrameworkExporter(ABC):
+    """Writes the formats of one policy target for one framework path.
+
+    Subclasses build their graph from the target once (in ``__init__``) and then
+    write each format on request.
+
+    Args:
+        target: The policy to export.
+        cache: A dict owned by the algorithm that survives between checkpoints,
+            for work that only depends on the architecture (e.g. a converted graph).
+    """
+
+    framework: ClassVar[tuple[str, ...]]
+
+    def __init__(self, target: PolicyTarget, cache: dict[str, Any]) -> None:
+        self.target = target
+        self.cache = cache
+
+    @abstractmethod
+    def outputs(self) -> list[dict]:
+        """Manifest ``outputs``: name, shape (None for the batch axis) and dtype of
+        ``action`` followed by the raw outputs."""
+
+    def network(self) -> dict | None:
+        """Manifest ``network`` entry for formats that hold only the network, or None."""
+        return None
+
+    @abstractmethod
+    def write(self, fmt: str, directory: Path) -> dict[str, Any]:
+        """Write format ``fmt`` into ``directory``.
+
+        Returns:
+            Extra facts for the manifest's ``files`` entry (e.g. the ONNX opset).
+        """
+
+    def weights(self) -> dict[str, Any] | None:
+        """The tensors a weights-only format must hold (numpy), if any."""
+        return None
+
+    def check(self, formats: tuple[str, ...]) -> None:
+        """Raise now if one of ``formats`` cannot be written for this policy."""
+        return None  # every format of the framework can be written unless overridden
+
+
+def exporter_for(target: PolicyTarget, cache: dict[str, Any]) -> FrameworkExporter:
+    """The exporter of the target's framework path."""
+    if target.framework == "torch":
+        from .torch.exporter import TorchExporter
+
+        return TorchExporter(target, cache)
+    if target.framework in ("tf", "tf2"):
+        from .tf.setup import ensure_legacy_keras
+
+        ensure_legacy_keras()
+        from .tf.exporter import Tf1Exporter, Tf2Exporter
+
+        return (Tf1Exporter if target.framework == "tf" else Tf2Exporter)(target, cache)
+    from ..exceptions import InvalidOptionError
+
+    raise InvalidOptionError(
+        f"policy {target.policy_id!r}: framework {target.framework!r} has no exporter yet"
+    )

@@ -1,0 +1,369 @@
+"""torch export wrappers: raw observations in, RLlib's explore=False action and raw outputs out.
+
+What RLlib computes with torch is traced, not re-implemented: a new-stack module's
+``forward_inference`` (through its MultiRLModule when that routes batches) and its
+inference distribution's ``from_logits(...).to_deterministic().sample()``; an
+old-stack model and its ``dist_class(...).deterministic_sample()``. Only RLlib's
+numpy connectors are re-implemented here, after exportable_trainers.contract.observations
+and exportable_trainers.contract.actions: observation flattening / MeanStdFilter and
+NormalizeAndClipActions.
+
+Each wrapper owns a CPU copy of the network, so tracing and ONNX conversion never
+touch the live (learner / policy) module.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...contract.recurrent import state_values
+from ...exceptions import InvalidOptionError
+from ..graph_common import leaf_encoders, mean_std_constants
+
+ACTION_DIST_INPUTS = "action_dist_inputs"
+ACTIONS = "actions"
+
+
+def _torch_modules(obj: Any) -> list[nn.Module]:
+    if isinstance(obj, nn.Module):
+        return [obj]
+    # A MultiRLModule is not an nn.Module itself; its sub-modules are.
+    subs = getattr(obj, "_rl_modules", None)
+    return [m for m in (subs or {}).values() if isinstance(m, nn.Module)]
+
+
+def cpu_copy(module: Any) -> Any:
+    """A frozen CPU copy of ``module`` (an nn.Module or a MultiRLModule) in eval mode.
+
+    ModelV2s keep the last forward pass's outputs (non-leaf tensors) as
+    attributes, which deepcopy refuses; those are copied detached. Objects that
+    hold no torch module are deep-copied as they are.
+    """
+    memo: dict[int, Any] = {}
+
+    def detach_into_memo(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.grad_fn is not None:
+                memo[id(value)] = value.detach()
+        elif isinstance(value, dict):
+            for item in value.values():
+                detach_into_memo(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                detach_into_memo(item)
+
+    for top in _torch_modules(module):
+        for sub in top.modules():
+            for value in vars(sub).values():
+                detach_into_memo(value)
+    clone = copy.deepcopy(module, memo)
+    for top in _torch_modules(clone):
+        top.to("cpu").eval()
+        for p in top.parameters():
+            p.requires_grad_(False)
+    return clone
+
+
+class ObservationEncoder(nn.Module):
+    """Turn the raw observation leaves into the network input.
+
+    Mirrors :func:`exportable_trainers.contract.observations.apply_steps`: steps act on a
+    list of tensors; ``flatten`` makes one float vector, ``mean_std`` needs one.
+    Without steps, a Dict / Tuple observation reaches the network as the same
+    structure of tensors (the module consumes it as RLlib batches it).
+
+    Args:
+        steps: The target's preprocessing steps.
+        space: The raw observation space (its leaves are the graph inputs).
+    """
+
+    def __init__(self, steps: list[dict], space: Any) -> None:
+        from ...contract.observations import observation_leaves
+
+        super().__init__()
+        self.space = space
+        n_leaves = len(observation_leaves(space))
+        self.nest = not steps and n_leaves > 1
+        self.ops: list[tuple] = []
+        count = 1 if self.nest else n_leaves
+        for i, step in enumerate(steps):
+            if step["op"] == "flatten":
+                self.ops.append(("flatten", leaf_encoders(step)))
+                count = 1
+            elif step["op"] == "mean_std":
+                if count != 1:
+                    raise InvalidOptionError("a mean_std step needs a single observation")
+                mean, denom, clip = mean_std_constants(step)
+                self.register_buffer(f"mean_{i}", torch.as_tensor(mean))
+                self.register_buffer(f"denom_{i}", torch.as_tensor(denom))
+                self.ops.append(("mean_std", i, float(clip or 0.0)))
+            else:
+                raise InvalidOptionError(f"unknown preprocessing step {step['op']!r}")
+        if count != 1:
+            raise InvalidOptionError("several observation leaves need a 'flatten' step")
+
+    @staticmethod
+    def _encode(x: torch.Tensor, kind: str, sizes: list[int], starts: list[int]) -> torch.Tensor:
+        batch = x.shape[0]
+        if kind in ("box", "binary"):
+            return x.reshape(batch, -1).to(torch.float32)
+        # onehot (Discrete) and multi_onehot (MultiDiscrete), index shifted by start.
+        idx = x.reshape(batch, -1).to(torch.int64)
+        parts = [
+            nn.functional.one_hot(idx[:, j] - start, n).to(torch.float32)
+            for j, (n, start) in enumerate(zip(sizes, starts))
+        ]
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, leaves: list[torch.Tensor]) -> Any:
+        if self.nest:
+            from ...contract.observations import nest_leaves
+
+            return nest_leaves(self.space, list(leaves))
+        state = list(leaves)
+        for op in self.ops:
+            if op[0] == "flatten":
+                parts = [
+                    self._encode(x, kind, sizes, starts)
+                    for x, (kind, sizes, starts) in zip(state, op[1])
+                ]
+                state = [torch.cat(parts, dim=-1)]
+            else:
+                _, i, clip = op
+                x = (state[0].to(torch.float32) - getattr(self, f"mean_{i}")) / getattr(
+                    self, f"denom_{i}"
+                )
+                if clip > 0:
+                    x = torch.clamp(x, -clip, clip)
+                state = [x]
+        return state[0]
+
+
+_TORCH_DTYPES = {
+    "float16": torch.float16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "int8": torch.int8,
+    "int16": torch.int16,
+    "int32": torch.int32,
+    "int64": torch.int64,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
+
+
+class ActionFinisher(nn.Module):
+    """RLlib's NormalizeAndClipActions on each action leaf, then the leaf's dtype.
+
+    The torch form of :func:`exportable_trainers.contract.actions.finish_leaf`.
+
+    Args:
+        leaves: The action spec's ``leaves`` (name, dtype, shape, postprocess).
+    """
+
+    def __init__(self, leaves: list[dict]) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+        self.dtypes: list[torch.dtype] = []
+        self.shapes: list[list[int]] = []
+        for i, leaf in enumerate(leaves):
+            post = leaf.get("postprocess", {"kind": "none"})
+            shape = [int(d) for d in leaf.get("shape") or []]
+            self.kinds.append(post["kind"])
+            self.shapes.append(shape)
+            dtype = _TORCH_DTYPES.get(leaf["dtype"])
+            if dtype is None:
+                raise InvalidOptionError(
+                    f"action {leaf['name']}: unsupported dtype {leaf['dtype']}"
+                )
+            self.dtypes.append(dtype)
+            for bound in ("low", "high"):
+                values = np.asarray(post.get(bound, [0.0]), np.float32).reshape(-1)
+                if values.size == int(np.prod(shape)) and values.size > 1:
+                    values = values.reshape(shape)
+                elif values.size == 1:
+                    values = values.reshape(())
+                self.register_buffer(f"{bound}_{i}", torch.as_tensor(values))
+
+    def forward(self, actions: list[torch.Tensor]) -> list[torch.Tensor]:
+        out = []
+        for i, a in enumerate(actions):
+            kind = self.kinds[i]
+            low, high = getattr(self, f"low_{i}"), getattr(self, f"high_{i}")
+            if kind == "unsquash":
+                a = low + (a + 1.0) * (high - low) / 2.0
+                a = torch.clamp(a, low, high)
+            elif kind == "clip":
+                a = torch.clamp(a, low.to(a.dtype), high.to(a.dtype))
+            elif kind == "shift":
+                a = a + low.to(a.dtype)
+            if self.shapes[i]:
+                a = a.reshape([a.shape[0], *self.shapes[i]])
+            out.append(a.to(self.dtypes[i]))
+        return out
+
+
+def _flatten_actions(actions: Any) -> list[torch.Tensor]:
+    import tree
+
+    return list(tree.flatten(actions))
+
+
+class ModuleStep(nn.Module):
+    """A new-stack RLModule's explore=False step, as RLlib's env runner computes it.
+
+    ``forward_inference`` (through the MultiRLModule when it routes batches),
+    then the module's ``actions`` or its inference distribution's deterministic
+    sample, the single time step removed for stateful modules.
+
+    Args:
+        target: The PolicyTarget (its ``module`` call, state and raw outputs).
+    """
+
+    def __init__(self, target: Any) -> None:
+        super().__init__()
+        call = target.module
+        self.call = call
+        self.module = call.module
+        shared = target.details.get("shared_modules", [])
+        # Registered so their weights are the graph's parameters (and refreshed).
+        self.shared = nn.ModuleDict(
+            {
+                mid: call.container[mid]
+                for mid in shared
+                if isinstance(call.container[mid], nn.Module)
+            }
+        )
+        self.dist_cls = target.dist_class
+        self.raw_outputs = list(target.raw_outputs)
+        self.state_keys = [s["key"] for s in target.state]
+        self.template = target.state_template
+
+    def _batch(self, obs: Any, states: tuple) -> dict:
+        import tree
+
+        # New containers for every call: modules may pop keys from their batch.
+        if not self.state_keys:
+            return {"obs": tree.map_structure(lambda t: t, obs)}
+        # Stateful modules take [B, T, ...]; the export is a single step (T=1).
+        return {
+            "obs": tree.map_structure(lambda t: t.unsqueeze(1), obs),
+            "state_in": tree.unflatten_as(self.template, list(states)),
+        }
+
+    def forward(self, obs: Any, *states: torch.Tensor) -> tuple[list, list, list]:
+        out = self.call(self._batch(obs, states))
+
+        def step(t: torch.Tensor) -> torch.Tensor:
+            return t[:, 0] if self.state_keys else t
+
+        raw = {}
+        if ACTION_DIST_INPUTS in out:
+            raw[ACTION_DIST_INPUTS] = out[ACTION_DIST_INPUTS]
+        if ACTIONS in out:
+            actions = out[ACTIONS]
+        else:
+            # A distribution may change its inputs in place (logits /= temperature).
+            dist = self.dist_cls.from_logits(out[ACTION_DIST_INPUTS].clone())
+            actions = dist.to_deterministic().sample()
+        leaves = [step(a) for a in _flatten_actions(actions)]
+        results = []
+        for name in self.raw_outputs:
+            if name == "vf_preds":
+                results.append(step(self.module.compute_values(self._batch(obs, states))))
+            elif name == "q_values":
+                q = self.module.compute_q_values(self._batch(obs, states))["qf_preds"]
+                results.append(step(q))
+            else:
+                results.append(step(raw[name]))
+        state_out = state_values(out["state_out"], self.state_keys) if self.state_keys else []
+        return leaves, results, state_out
+
+
+class ModelV2Step(nn.Module):
+    """An old-stack TorchModelV2 and its ``dist_class(...).deterministic_sample()``, one step.
+
+    Args:
+        model: CPU copy of the policy's model.
+        dist_class: The policy's action-distribution class.
+        raw_outputs: Names to return, e.g. ["action_dist_inputs", "vf_preds"].
+        n_state: Number of recurrent state tensors (0 when stateless).
+    """
+
+    def __init__(
+        self, model: nn.Module, dist_class: Any, raw_outputs: list[str], n_state: int
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.dist_class = dist_class
+        self.raw_outputs = list(raw_outputs)
+        self.n_state = n_state
+        # SAC-style models return an embedding; the policy head is separate.
+        self.action_model = hasattr(model, "get_action_model_outputs")
+
+    def forward(self, obs: torch.Tensor, *states: torch.Tensor) -> tuple[list, list, list]:
+        input_dict = {"obs": obs, "obs_flat": obs, "is_training": False}
+        if self.n_state:
+            # One time step per sequence: RLlib adds the time axis from seq_lens' shape.
+            seq_lens = torch.ones(obs.shape[0], dtype=torch.int32)
+            logits, state_out = self.model(input_dict, list(states), seq_lens)
+        else:
+            logits, state_out = self.model(input_dict, [], None)
+        if self.action_model:
+            logits, _ = self.model.get_action_model_outputs(logits)
+        dist = self.dist_class(logits, self.model)
+        leaves = _flatten_actions(dist.deterministic_sample())
+        results = []
+        for name in self.raw_outputs:
+            results.append(self.model.value_function() if name == "vf_preds" else logits)
+        return leaves, results, list(state_out[: self.n_state])
+
+
+class PolicyGraph(nn.Module):
+    """(raw observation leaves, state...) -> (action leaves..., raw outputs..., next state...).
+
+    Args:
+        encoder: Builds the network input from the leaves.
+        step: ModuleStep or ModelV2Step.
+        finisher: RLlib's unsquash / clip of each action leaf.
+        n_leaves: Number of observation inputs; the rest are state inputs.
+    """
+
+    def __init__(
+        self, encoder: ObservationEncoder, step: nn.Module, finisher: ActionFinisher, n_leaves: int
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.step = step
+        self.finisher = finisher
+        self.n_leaves = n_leaves
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        leaves, states = inputs[: self.n_leaves], inputs[self.n_leaves :]
+        actions, raw, state_out = self.step(self.encoder(list(leaves)), *states)
+        return (*self.finisher(actions), *raw, *state_out)
+
+
+def build_policy_graph(target: Any, model_copy: nn.Module | None = None) -> PolicyGraph:
+    """Assemble the export wrapper for a target.
+
+    Args:
+        target: The PolicyTarget.
+        model_copy: Old stack: a CPU copy of the policy's model (new-stack
+            targets already hold a CPU copy of the module).
+    """
+    from ...contract.observations import observation_leaves
+
+    n_leaves = len(observation_leaves(target.observation_space))
+    encoder = ObservationEncoder(target.preprocessing, target.observation_space)
+    if target.api_stack == "new":
+        step: nn.Module = ModuleStep(target)
+    else:
+        step = ModelV2Step(model_copy, target.dist_class, target.raw_outputs, len(target.state))
+    graph = PolicyGraph(encoder, step, ActionFinisher(target.action["leaves"]), n_leaves)
+    return graph.eval()

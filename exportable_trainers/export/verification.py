@@ -1,0 +1,158 @@
+"""Check that a written artifact reproduces the live policy."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..contract.formats import FORMATS
+from ..load.loader import ExportedPolicy
+from ..load.runtimes import RUNTIMES, load_runner
+
+
+def sample_observations(space: Any, n: int, seed: int) -> list[Any]:
+    """``n`` observations drawn from ``space`` with a fixed seed."""
+    space = copy.deepcopy(space)
+    space.seed(int(seed))
+    return [space.sample() for _ in range(n)]
+
+
+def sample_state(state: list[dict], n: int, seed: int) -> dict[str, np.ndarray] | None:
+    """Random recurrent states (normal, std 0.5) for ``n`` samples, or None when stateless."""
+    if not state:
+        return None
+    rng = np.random.default_rng(seed)
+    return {s["key"]: rng.normal(0.0, 0.5, (n, *s["shape"])).astype(s["dtype"]) for s in state}
+
+
+def _tie_explained(
+    reference: dict[str, np.ndarray], spec: dict, rows: np.ndarray, got: np.ndarray, tol: float
+) -> bool:
+    """Whether differing discrete actions come from logits equal within ``tol``."""
+    logits = reference.get("action_dist_inputs")
+    if logits is None or spec.get("distribution") not in ("categorical", "multi_categorical"):
+        return False
+    want = np.asarray(reference["action"])
+    lens = spec.get("input_lens") or [logits.shape[-1]]
+    splits = np.split(logits, np.cumsum(lens)[:-1], axis=-1)
+    for r in rows:
+        w = np.atleast_1d(want[r])
+        g = np.atleast_1d(got[r])
+        for j, part in enumerate(splits):
+            if w[j] != g[j] and abs(part[r, w[j]] - part[r, g[j]]) > tol:
+                return False
+    return True
+
+
+def compare_outputs(
+    reference: dict[str, np.ndarray],
+    got: dict[str, np.ndarray],
+    atol: float,
+    rtol: float,
+    action_spec: dict,
+) -> dict[str, Any]:
+    """Compare every reference output with the artifact's.
+
+    Returns:
+        ``{"passed", "samples", "atol", "rtol", "max_abs_diff": {name: float},
+        "problems": [str]}``; discrete actions must match exactly unless the
+        logits of the two choices are equal within the tolerance.
+    """
+    problems: list[str] = []
+    diffs: dict[str, float] = {}
+    n = 0
+    for name, want in reference.items():
+        want = np.asarray(want)
+        n = len(want)
+        if name not in got:
+            problems.append(f"output {name!r} is missing")
+            continue
+        have = np.asarray(got[name])
+        if want.shape != have.shape:
+            problems.append(f"output {name!r} has shape {have.shape}, expected {want.shape}")
+            continue
+        if want.dtype.kind in "iub" and have.dtype.kind in "iub":
+            wrong = np.nonzero((want != have).reshape(len(want), -1).any(axis=1))[0]
+            diffs[name] = (
+                float(np.max(np.abs(want.astype(np.int64) - have.astype(np.int64))))
+                if want.size
+                else 0.0
+            )
+            if len(wrong) and not (
+                name == "action" and _tie_explained(reference, action_spec, wrong, have, atol)
+            ):
+                problems.append(f"output {name!r} differs in {len(wrong)} of {len(want)} samples")
+            continue
+        diff = np.abs(want.astype(np.float64) - have.astype(np.float64))
+        diffs[name] = float(diff.max()) if diff.size else 0.0
+        bad = diff > atol + rtol * np.abs(want.astype(np.float64))
+        if np.isnan(have).any() and not np.isnan(want).any():
+            problems.append(f"output {name!r} holds NaN")
+        elif bad.any():
+            problems.append(
+                f"output {name!r} differs by up to {diffs[name]:.3g} (atol={atol:g}, rtol={rtol:g})"
+            )
+    return {
+        "passed": not problems,
+        "samples": n,
+        "atol": atol,
+        "rtol": rtol,
+        "max_abs_diff": diffs,
+        "problems": problems,
+    }
+
+
+def verify_artifact(
+    fmt: str,
+    export_dir: Path,
+    manifest: dict,
+    observations: list[Any],
+    state_in: dict[str, np.ndarray] | None,
+    reference: dict[str, np.ndarray],
+    weights: dict[str, np.ndarray] | None,
+    atol: float,
+    rtol: float,
+) -> dict[str, Any]:
+    """Load one written format the way users will and compare it with the live policy.
+
+    Args:
+        fmt: The format.
+        export_dir: Directory holding the artifact (the staging directory).
+        manifest: The manifest being written (files already recorded).
+        observations: Raw observations the reference was computed on.
+        state_in: Recurrent state the reference was computed with (or None).
+        reference: RLlib's own outputs for ``observations``.
+        weights: For weights-only formats, the tensors the file must hold.
+        atol: Absolute tolerance.
+        rtol: Relative tolerance.
+    """
+    path = export_dir / manifest["files"][fmt]["path"]
+    if fmt in RUNTIMES:
+        policy = ExportedPolicy(export_dir, manifest, fmt, load_runner(fmt, path, manifest))
+        got = policy.forward(observations, state=state_in)
+        return compare_outputs(reference, got, atol, rtol, manifest["action"])
+    if FORMATS[fmt].runtime == "safetensors" and weights is not None:
+        from safetensors.numpy import load_file
+
+        loaded = load_file(str(path))
+        problems = []
+        if set(loaded) != set(weights):
+            problems.append("tensor names differ from the network's state_dict")
+        diffs = {
+            k: float(np.max(np.abs(loaded[k] - weights[k]))) if weights[k].size else 0.0
+            for k in weights
+            if k in loaded and loaded[k].shape == weights[k].shape
+        }
+        if any(d != 0.0 for d in diffs.values()) or len(diffs) != len(weights):
+            problems.append("tensors differ from the network's weights")
+        return {
+            "passed": not problems,
+            "check": "weights equal the network's state_dict exactly",
+            "tensors": len(weights),
+            "max_abs_diff": max(diffs.values(), default=0.0),
+            "problems": problems,
+        }
+    return {"passed": True, "check": "none available for this format", "problems": []}

@@ -1,0 +1,185 @@
+"""Run exported policies in a gymnasium environment, without Ray."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import ExportNotFoundError, InvalidOptionError
+from .listing import CheckpointExports, list_exports
+from .loader import ExportedPolicy, load_policy
+
+
+@dataclass
+class EvaluationResult:
+    """Returns of one checkpoint's exported policy.
+
+    Args:
+        checkpoint: The checkpoint directory.
+        training_iteration: Its iteration.
+        env_steps: Env steps sampled until then.
+        returns: Undiscounted return of each episode.
+        format: The format that was run.
+    """
+
+    checkpoint: Path
+    training_iteration: int | None
+    env_steps: int | None
+    returns: list[float]
+    format: str
+
+    @property
+    def mean(self) -> float:
+        """Mean episode return."""
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of the episode returns."""
+        return float(np.std(self.returns))
+
+
+def make_env(env_id: str):
+    """``gymnasium.make(env_id)``, with an unknown id reported as InvalidOptionError."""
+    import gymnasium as gym
+
+    try:
+        return gym.make(env_id)
+    except gym.error.Error as e:
+        raise InvalidOptionError(f"cannot make gymnasium environment {env_id!r}: {e}") from None
+
+
+def run_episodes(
+    policy: ExportedPolicy,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    on_episode: Callable[[float], None] | None = None,
+) -> list[float]:
+    """Episode returns of ``policy`` in ``gymnasium.make(env_id)``, episode i seeded ``seed + i``.
+
+    Raises:
+        InvalidOptionError: The environment's observations do not fit the policy.
+    """
+    env = make_env(env_id)
+    try:
+        got, want = env.observation_space, policy.observation_space
+        if type(got) is not type(want) or got.shape != want.shape:
+            raise InvalidOptionError(
+                f"environment {env_id} observes {got}, but policy {policy.policy_id!r} expects {want}"
+            )
+        returns = []
+        for i in range(episodes):
+            obs, _ = env.reset(seed=seed + i)
+            policy.reset()
+            total, done = 0.0, False
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(policy.compute_action(obs))
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+            if on_episode:
+                on_episode(total)
+        return returns
+    finally:
+        env.close()
+
+
+def _single_policy(entry: CheckpointExports, policy_id: str | None) -> str:
+    ids = entry.policy_ids
+    if policy_id is not None:
+        if policy_id not in ids:
+            raise InvalidOptionError(
+                f"{entry.checkpoint} has no export of policy {policy_id!r}; it has {', '.join(map(repr, ids))}"
+            )
+        return policy_id
+    if len(ids) > 1:
+        raise InvalidOptionError(
+            f"{entry.checkpoint} holds several policies ({', '.join(map(repr, ids))}); "
+            "choose one with policy_id"
+        )
+    return ids[0]
+
+
+def evaluate_exports(
+    path: str | os.PathLike,
+    env_id: str,
+    episodes: int = 10,
+    seed: int = 0,
+    policy_id: str | None = None,
+    format: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[EvaluationResult]:
+    """Evaluate the exported policy of every checkpoint under ``path``.
+
+    Args:
+        path: Experiment, trial or checkpoint directory.
+        env_id: A gymnasium environment id.
+        episodes: Episodes per checkpoint.
+        seed: Seed of the first episode (the same seeds for every checkpoint).
+        policy_id: Which policy when checkpoints hold several.
+        format: Format to run (default: load_policy's choice).
+        progress: Called with (episodes done, episodes in total).
+
+    Raises:
+        ExportNotFoundError: No complete export under ``path``.
+        InvalidOptionError: Bad episodes count, policy choice or mismatching env.
+    """
+    if episodes < 1:
+        raise InvalidOptionError(f"episodes must be >= 1, got {episodes}")
+    make_env(env_id).close()  # fail on a bad env id before loading anything
+    entries = [e for e in list_exports(path) if any(p.formats for p in e.policies.values())]
+    if not entries:
+        raise ExportNotFoundError(f"no loadable export under {path}")
+    results, total = [], len(entries) * episodes
+    counter = {"done": 0}
+
+    def tick(_: float) -> None:
+        counter["done"] += 1
+        if progress:
+            progress(counter["done"], total)
+
+    for entry in entries:
+        policy = load_policy(entry.checkpoint, _single_policy(entry, policy_id), format)
+        returns = run_episodes(policy, env_id, episodes, seed, tick)
+        results.append(
+            EvaluationResult(
+                entry.checkpoint, entry.training_iteration, entry.env_steps, returns, policy.format
+            )
+        )
+    return results
+
+
+def plot_returns(results: list[EvaluationResult], path: str | os.PathLike, title: str = "") -> Path:
+    """A PNG of mean return (± std) against training iteration."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(
+            "plots need matplotlib; pip install 'exportable_trainers[plot]'"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [r.training_iteration for r in results]
+    mean = np.array([r.mean for r in results])
+    std = np.array([r.std for r in results])
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(x, mean, marker="o")
+    ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("episode return (mean ± std)")
+    ax.set_title(title or "exported policy at each checkpoint")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
