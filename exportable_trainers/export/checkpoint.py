@@ -11,7 +11,12 @@ from typing import Any
 from ..contract.manifest import EXPORT_DIRNAME
 from .options import ExportOptions
 from .pipeline import export_policy
-from .rllib import collect_target_builders, exclusive_access, framework_of, is_new_api_stack
+from .rllib.selection import (
+    collect_target_builders,
+    exclusive_access,
+    framework_of,
+    is_new_api_stack,
+)
 
 # Packages whose versions go into every manifest when they are loaded.
 _VERSIONED = (

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .rllib import PolicyTarget
+from .rllib.target import PolicyTarget
 
 
 class FrameworkExporter(ABC):
@@ -51,23 +51,3 @@ class FrameworkExporter(ABC):
     def check(self, formats: tuple[str, ...]) -> None:
         """Raise now if one of ``formats`` cannot be written for this policy."""
         return None  # every format of the framework can be written unless overridden
-
-
-def exporter_for(target: PolicyTarget, cache: dict[str, Any]) -> FrameworkExporter:
-    """The exporter of the target's framework path."""
-    if target.framework == "torch":
-        from .torch.exporter import TorchExporter
-
-        return TorchExporter(target, cache)
-    if target.framework in ("tf", "tf2"):
-        from .tf.setup import ensure_legacy_keras
-
-        ensure_legacy_keras()
-        from .tf.exporter import Tf1Exporter, Tf2Exporter
-
-        return (Tf1Exporter if target.framework == "tf" else Tf2Exporter)(target, cache)
-    from ..exceptions import InvalidOptionError
-
-    raise InvalidOptionError(
-        f"policy {target.policy_id!r}: framework {target.framework!r} has no exporter yet"
-    )

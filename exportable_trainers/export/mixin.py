@@ -85,7 +85,7 @@ class ExportingMixin:
         them again).
         """
         from .checkpoint import preflight
-        from .rllib import policy_ids, select_policy_ids
+        from .rllib.selection import policy_ids, select_policy_ids
 
         options = self._export_options
         if options.policies is not None:

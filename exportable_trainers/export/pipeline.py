@@ -25,7 +25,7 @@ from ..contract.spaces import space_to_dict
 from ..exceptions import ExportableTrainersError, ExportFailedError, UnsupportedPolicyError
 from .model_card import README_NAME, render_readme
 from .options import ExportOptions
-from .rllib import PolicyTarget
+from .rllib.target import PolicyTarget
 from .staging import remove_leftovers, staged_directory
 from .verification import sample_observations, sample_state, verify_artifact
 
@@ -149,7 +149,7 @@ def export_policy(
     Raises:
         ExportFailedError: Something failed and ``options.on_error == "raise"``.
     """
-    from .framework_exporter import exporter_for
+    from .frameworks import exporter_for
 
     start = time.perf_counter()
     remove_leftovers(export_dir.parent)

@@ -22,7 +22,7 @@ def verify_against_checkpoint(
     """
     from ray.rllib.algorithms.algorithm import Algorithm
 
-    from .rllib import collect_target_builders
+    from .rllib.selection import collect_target_builders
 
     checkpoint = Path(checkpoint)
     exports = find_export_dirs(checkpoint)

@@ -19,9 +19,9 @@ import numpy as np
 from ...contract.actions import action_spec
 from ...contract.observations import action_leaves
 from ...exceptions import UnsupportedPolicyError
-from . import PolicyTarget
 from .connectors import Preprocessing, new_stack_preprocessing
 from .distributions import class_name, numpy_head
+from .target import PolicyTarget
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
 ACTIONS = "actions"
@@ -161,7 +161,7 @@ def targets_for(
         algo: The live Algorithm.
         ids: Module ids to export.
         checkpoint_dir: An RLlib checkpoint to take the weights from (see
-            :func:`exportable_trainers.export.rllib.collect_target_builders`).
+            :func:`exportable_trainers.export.rllib.selection.collect_target_builders`).
     """
     fetched = _learner_call(algo, lambda learner, _ids=tuple(ids): _fetch(learner, _ids))
     if checkpoint_dir is not None:

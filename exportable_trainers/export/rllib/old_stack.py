@@ -11,9 +11,9 @@ import numpy as np
 from ...contract.actions import action_spec
 from ...contract.observations import action_leaves
 from ...exceptions import UnsupportedPolicyError
-from . import PolicyTarget
 from .connectors import old_stack_preprocessing
 from .distributions import class_name, numpy_head
+from .target import PolicyTarget
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
 VF_PREDS = "vf_preds"
