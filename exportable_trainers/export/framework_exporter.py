@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..contract.formats import FORMATS
 from .rllib.target import PolicyTarget
 
 
@@ -36,13 +37,20 @@ class FrameworkExporter(ABC):
         """Manifest ``network`` entry for formats that hold only the network, or None."""
         return None
 
-    @abstractmethod
     def write(self, fmt: str, directory: Path) -> dict[str, Any]:
-        """Write format ``fmt`` into ``directory``.
+        """Write format ``fmt`` into ``directory`` with the method its format declares.
 
         Returns:
             Extra facts for the manifest's ``files`` entry (e.g. the ONNX opset).
         """
+        spec = FORMATS[fmt]
+        method = spec.written_by.get(self.target.framework)
+        if method is None or not hasattr(self, method):
+            raise ValueError(
+                f"{type(self).__name__} cannot write {fmt!r} "
+                f"(written for {', '.join(sorted(spec.written_by)) or 'no framework'})"
+            )
+        return getattr(self, method)(directory / spec.path)
 
     def weights(self) -> dict[str, Any] | None:
         """The tensors a weights-only format must hold (numpy), if any."""

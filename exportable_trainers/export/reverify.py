@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..contract.formats import FORMATS
 from ..contract.manifest import read_manifest
 from ..load.loader import find_export_dirs, load_policy
-from ..load.runtimes import RUNTIMES
 from .verification import compare_outputs, sample_observations, sample_state
 
 
@@ -42,7 +42,7 @@ def verify_against_checkpoint(
             state = sample_state(target.state, samples, seed=1)
             reference = target.reference(observations, state)
             for fmt in manifest["files"]:
-                if fmt not in RUNTIMES:
+                if fmt not in FORMATS or FORMATS[fmt].verify != "outputs":
                     continue  # weights only: nothing to run
                 got = load_policy(export_dir, format=fmt).forward(observations, state=state)
                 results[(policy_id, fmt)] = compare_outputs(

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..contract.formats import FORMATS
 from ..load.loader import ExportedPolicy
-from ..load.runtimes import RUNTIMES, load_runner
+from ..load.runtimes import load_runner
 
 
 def sample_observations(space: Any, n: int, seed: int) -> list[Any]:
@@ -130,14 +130,13 @@ def verify_artifact(
         rtol: Relative tolerance.
     """
     path = export_dir / manifest["files"][fmt]["path"]
-    if fmt in RUNTIMES:
+    spec = FORMATS.get(fmt)
+    if spec is not None and spec.verify == "outputs":
         policy = ExportedPolicy(export_dir, manifest, fmt, load_runner(fmt, path, manifest))
         got = policy.forward(observations, state=state_in)
         return compare_outputs(reference, got, atol, rtol, manifest["action"])
-    if FORMATS[fmt].runtime == "safetensors" and weights is not None:
-        from safetensors.numpy import load_file
-
-        loaded = load_file(str(path))
+    if spec is not None and spec.verify == "weights" and weights is not None:
+        loaded = spec.read_weights(path)
         problems = []
         if set(loaded) != set(weights):
             problems.append("tensor names differ from the network's state_dict")

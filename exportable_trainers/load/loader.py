@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..contract.actions import deterministic_action, leaves_of
-from ..contract.formats import FORMATS
+from ..contract.formats import FORMATS, by_preference
 from ..contract.manifest import EXPORT_DIRNAME, MANIFEST_NAME, check_file, read_manifest
 from ..contract.observations import apply_steps, batch_to_leaves, nest_leaves, single_to_leaves
 from ..contract.spaces import space_from_dict
@@ -25,7 +25,7 @@ from ..exceptions import (
     ObservationError,
     PolicySelectionError,
 )
-from .runtimes import PREFERENCE, RUNTIMES, Runner, is_installed, load_runner
+from .runtimes import Runner, install_hint, is_installed, load_runner
 
 
 def find_export_dirs(path: str | os.PathLike) -> dict[str, Path]:
@@ -61,13 +61,13 @@ def find_export_dirs(path: str | os.PathLike) -> dict[str, Path]:
 
 def _choose_format(manifest: dict, fmt: str | None, where: Path) -> str:
     files = manifest["files"]
-    runnable = [f for f in files if f in RUNTIMES]
+    runnable = [f for f in files if f in FORMATS and FORMATS[f].runtime is not None]
     if fmt is not None:
         if fmt not in files:
             raise InvalidOptionError(
                 f"{where} holds no {fmt!r} export; it holds: {', '.join(files) or 'nothing'}"
             )
-        if fmt not in RUNTIMES:
+        if fmt not in runnable:
             raise InvalidOptionError(
                 f"format {fmt!r} holds weights only and cannot run on its own; loadable "
                 f"formats here: {', '.join(runnable) or 'none'}"
@@ -77,13 +77,10 @@ def _choose_format(manifest: dict, fmt: str | None, where: Path) -> str:
         raise ExportNotFoundError(
             f"{where} holds no runnable format (it holds: {', '.join(files) or 'nothing'})"
         )
-    for candidate in PREFERENCE:
-        if candidate in runnable and is_installed(candidate):
+    for candidate in by_preference(runnable):
+        if is_installed(candidate):
             return candidate
-    needed = "; ".join(
-        f"{f} needs {RUNTIMES[f].package} (pip install 'exportable_trainers[{RUNTIMES[f].extra}]')"
-        for f in runnable
-    )
+    needed = "; ".join(install_hint(f) for f in runnable)
     raise MissingRuntimeError(f"no runtime installed for the formats in {where}: {needed}")
 
 

@@ -143,24 +143,31 @@ class TfExporter(FrameworkExporter):
         return self._keras
 
     def check(self, formats: tuple[str, ...]) -> None:
-        if {"h5", "keras"} & set(formats):
+        # TF's network-only formats are the Keras files, which need the Keras model.
+        if any(not FORMATS[f].whole_policy for f in formats):
             self._keras_bundle()
 
     def network(self) -> dict | None:
         # Only asked for once an h5 / keras file is written, so the bundle exists.
         return self._keras_bundle()[2]
 
-    def write(self, fmt: str, directory: Path) -> dict[str, Any]:
-        path = directory / FORMATS[fmt].path
-        if fmt == "savedmodel":
-            return write_savedmodel(self.step, path)
-        if fmt == "onnx":
-            return write_onnx(self.step, path, self.cache)
-        if fmt in ("h5", "keras"):
-            config, weights, _ = self._keras_bundle()
-            writer = write_h5 if fmt == "h5" else write_keras3
-            return writer(config, weights, path, self.target.policy_id)
-        raise ValueError(f"TensorFlow exporter cannot write {fmt!r}")
+    def write_savedmodel(self, path: Path) -> dict[str, Any]:
+        """The policy step as a SavedModel signature."""
+        return write_savedmodel(self.step, path)
+
+    def write_onnx(self, path: Path) -> dict[str, Any]:
+        """The policy step converted by tf2onnx."""
+        return write_onnx(self.step, path, self.cache)
+
+    def write_h5(self, path: Path) -> dict[str, Any]:
+        """The policy network as a Keras 2 HDF5 file."""
+        config, weights, _ = self._keras_bundle()
+        return write_h5(config, weights, path, self.target.policy_id)
+
+    def write_keras(self, path: Path) -> dict[str, Any]:
+        """The policy network as a Keras 3 file."""
+        config, weights, _ = self._keras_bundle()
+        return write_keras3(config, weights, path, self.target.policy_id)
 
 
 class Tf2Trace:

@@ -275,7 +275,7 @@ def write_keras3(
             ) from None
         model.set_weights(weights)
         model.save(str(path))
-    return {"loader": "keras.saving.load_model", "keras": keras.__version__}
+    return {"loader": "keras.saving.load_model", "keras_version": keras.__version__}
 
 
 def network_entry(

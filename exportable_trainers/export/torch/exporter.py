@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...contract.formats import FORMATS
 from ...contract.observations import batch_to_leaves, observation_leaves
 from ...contract.recurrent import input_name, output_name
 from ..framework_exporter import FrameworkExporter
@@ -126,19 +125,21 @@ class TorchExporter(FrameworkExporter):
             for n, o in zip(self.output_names, self._example_out)
         ]
 
-    def write(self, fmt: str, directory: Path) -> dict[str, Any]:
-        path = directory / FORMATS[fmt].path
-        if fmt == "onnx":
-            return self._write_onnx(path)
-        if fmt == "torchscript":
-            batch = self._write_torchscript(path)
-            return {} if batch is None else {"batch": batch}
-        if fmt == "safetensors":
-            from safetensors.torch import save_file
+    def write_onnx(self, path: Path) -> dict[str, Any]:
+        """The policy graph as ONNX (torch.onnx), dynamic batch axis."""
+        return self._write_onnx(path)
 
-            save_file(self._net_state(), str(path), metadata=self._safetensors_metadata())
-            return {"graph_prefix": self.net_prefix}
-        raise ValueError(f"torch exporter cannot write {fmt!r}")
+    def write_torchscript(self, path: Path) -> dict[str, Any]:
+        """The policy graph traced to TorchScript."""
+        batch = self._write_torchscript(path)
+        return {} if batch is None else {"batch": batch}
+
+    def write_safetensors(self, path: Path) -> dict[str, Any]:
+        """The network's state_dict as safetensors."""
+        from safetensors.torch import save_file
+
+        save_file(self._net_state(), str(path), metadata=self._safetensors_metadata())
+        return {"graph_prefix": self.net_prefix}
 
     def _other_batch(self) -> tuple[torch.Tensor, ...]:
         """The example inputs at another batch size (5 instead of 3)."""

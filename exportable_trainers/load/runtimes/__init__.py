@@ -1,6 +1,7 @@
 """Runtimes that execute an exported artifact, one module per format.
 
-Each module exposes ``load(path, manifest) -> runner`` where ``runner.run(feeds)``
+Each format's :class:`~exportable_trainers.contract.formats.Runtime` names its
+loader, ``load(path, manifest, fmt) -> runner``, where ``runner.run(feeds)``
 maps input names to numpy arrays and returns output names to numpy arrays
 (``runner.run(feeds, outputs)``: only those outputs).
 Frameworks are imported only inside ``load``.
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ...contract.formats import FORMATS
 from ...exceptions import ArtifactLoadError, ExportableTrainersError, MissingRuntimeError
 
 
@@ -24,44 +25,16 @@ class Runner(Protocol):
         """Run on named numpy inputs; return the named numpy outputs (default: all)."""
 
 
-@dataclass(frozen=True)
-class RuntimeInfo:
-    """How to run one format.
-
-    Args:
-        fmt: Format name.
-        module: Module of this package that loads it.
-        package: Import name of the runtime it needs.
-        extra: The pip extra of exportable_trainers that installs the runtime.
-        loader: Name of the loading function in ``module``.
-    """
-
-    fmt: str
-    module: str
-    package: str
-    extra: str
-    loader: str = "load"
-
-
-RUNTIMES = {
-    r.fmt: r
-    for r in (
-        RuntimeInfo("onnx", "onnx", "onnxruntime", "onnx"),
-        RuntimeInfo("torchscript", "torchscript", "torch", "torch"),
-        RuntimeInfo("savedmodel", "savedmodel", "tensorflow", "tf"),
-        RuntimeInfo("h5", "keras_models", "tf_keras", "tf", "load_h5"),
-        RuntimeInfo("keras", "keras_models", "keras", "tf", "load_keras3"),
-    )
-}
-
-# load_policy's choice when no format is given: the lightest installed runtime first.
-PREFERENCE = ("onnx", "torchscript", "savedmodel", "h5", "keras")
-
-
 def is_installed(fmt: str) -> bool:
     """Whether the runtime for ``fmt`` can be imported (without importing it)."""
-    info = RUNTIMES.get(fmt)
-    return info is not None and importlib.util.find_spec(info.package) is not None
+    runtime = FORMATS[fmt].runtime if fmt in FORMATS else None
+    return runtime is not None and importlib.util.find_spec(runtime.package) is not None
+
+
+def install_hint(fmt: str) -> str:
+    """``onnx needs onnxruntime (pip install ...)``: what loading ``fmt`` needs."""
+    runtime = FORMATS[fmt].runtime
+    return f"{fmt} needs {runtime.package} (pip install 'exportable_trainers[{runtime.extra}]')"
 
 
 def load_runner(fmt: str, path: Path, manifest: dict) -> Runner:
@@ -70,17 +43,17 @@ def load_runner(fmt: str, path: Path, manifest: dict) -> Runner:
     Raises:
         MissingRuntimeError: The runtime is not installed (names the extra).
         ArtifactLoadError: The runtime cannot open the file.
-        KeyError: ``fmt`` has no runtime.
+        KeyError: ``fmt`` is not a registered format.
     """
-    info = RUNTIMES[fmt]
+    info = FORMATS[fmt].runtime
     if not is_installed(fmt):
         raise MissingRuntimeError(
             f"format {fmt!r} needs {info.package}, which is not installed; "
             f"pip install 'exportable_trainers[{info.extra}]'"
         )
-    module = importlib.import_module(f"{__name__}.{info.module}")
+    module, _, function = info.loader.partition(":")
     try:
-        return getattr(module, info.loader)(path, manifest)
+        return getattr(importlib.import_module(module), function)(path, manifest, fmt)
     except ExportableTrainersError:
         raise
     except Exception as e:

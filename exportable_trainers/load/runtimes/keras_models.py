@@ -78,7 +78,7 @@ def check_h5_has_no_code(path: Path) -> None:
         )
 
 
-def load_h5(path: Path, manifest: dict) -> KerasRunner:
+def load_h5(path: Path, manifest: dict, fmt: str) -> KerasRunner:
     """Open an h5 export with tf_keras (no custom_objects needed), after checking it runs no code."""
     import tf_keras
 
@@ -90,7 +90,7 @@ def load_h5(path: Path, manifest: dict) -> KerasRunner:
         )
 
 
-def load_keras3(path: Path, manifest: dict) -> KerasRunner:
+def load_keras3(path: Path, manifest: dict, fmt: str) -> KerasRunner:
     """Open a .keras export with Keras 3 (safe mode: no code is deserialized)."""
     import keras
 

@@ -33,6 +33,6 @@ class OnnxRunner:
         return dict(zip(names, self.session.run(names, feeds), strict=False))
 
 
-def load(path: Path, manifest: dict) -> OnnxRunner:
+def load(path: Path, manifest: dict, fmt: str) -> OnnxRunner:
     """Open an ONNX export."""
     return OnnxRunner(path)

@@ -36,6 +36,6 @@ class SavedModelRunner:
             return {k: result[k].numpy() for k in outputs or result}
 
 
-def load(path: Path, manifest: dict) -> SavedModelRunner:
+def load(path: Path, manifest: dict, fmt: str) -> SavedModelRunner:
     """Open a SavedModel export."""
-    return SavedModelRunner(path, manifest["files"]["savedmodel"].get("input_keys", {}))
+    return SavedModelRunner(path, manifest["files"][fmt].get("input_keys", {}))

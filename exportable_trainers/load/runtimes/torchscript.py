@@ -34,7 +34,7 @@ class TorchScriptRunner:
         return {n: outs[n].numpy() for n in outputs or self.output_names}
 
 
-def load(path: Path, manifest: dict) -> TorchScriptRunner:
+def load(path: Path, manifest: dict, fmt: str) -> TorchScriptRunner:
     """Open a TorchScript export."""
     return TorchScriptRunner(
         path,

@@ -1,0 +1,71 @@
+"""What a format module declares: one :class:`Format`, its runtime and its model-card section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Ray Tune's ExportFormat name for "the framework's native format".
+NATIVE_ALIAS = "model"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The package that runs a format without Ray.
+
+    Args:
+        package: Import name of the runtime (checked with ``find_spec``).
+        extra: The pip extra of exportable_trainers that installs it.
+        loader: ``"module:function"``; the function takes (path, manifest,
+            format name) and returns a runner with ``run(feeds, outputs=None)``.
+    """
+
+    package: str
+    extra: str
+    loader: str
+
+
+@dataclass(frozen=True)
+class Format:
+    """One export format: everything the export and load sides know about it.
+
+    Args:
+        name: Canonical name used in options and manifests.
+        path: File or directory name inside an export directory.
+        description: One line for docs and error messages.
+        written_by: Framework ("torch", "tf", "tf2") -> name of the
+            FrameworkExporter method that writes it, ``method(path) -> dict``
+            (extra facts for the manifest's ``files`` entry).
+        whole_policy: True when the artifact maps raw observations to actions
+            on its own; False when it holds only the network (the loader then
+            applies the preprocessing and the action head from the manifest).
+        runtime: How it is loaded, or None for files no runtime executes.
+        verify: "outputs" (run it and compare with RLlib) or "weights" (the
+            tensors must equal the network's).
+        card: ``card(record, manifest) -> list of Markdown lines`` for the
+            export's README.
+        read_weights: For verify="weights": ``read_weights(path) -> {name: array}``.
+        native_for: Frameworks whose "native format" (Ray's "model") this is.
+        default_for: Frameworks that write it when no formats are given.
+        preference: load_policy's order when no format is given (lower first);
+            None: never chosen by default.
+    """
+
+    name: str
+    path: str
+    description: str
+    written_by: Mapping[str, str]
+    whole_policy: bool
+    runtime: Runtime | None
+    verify: str
+    card: Callable[[dict, dict], list[str]]
+    read_weights: Callable[[Any], dict[str, Any]] | None = None
+    native_for: frozenset[str] = field(default_factory=frozenset)
+    default_for: frozenset[str] = field(default_factory=frozenset)
+    preference: int | None = None
+
+    @property
+    def frameworks(self) -> frozenset[str]:
+        """Frameworks whose policies can be written in this format."""
+        return frozenset(self.written_by)
