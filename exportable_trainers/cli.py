@@ -252,32 +252,6 @@ def verify(
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _already_exported(
-    checkpoint: Path, formats: tuple[str, ...] | None, policies: tuple[str, ...] | None
-) -> bool:
-    from .load.listing import list_exports
-
-    entries = [e for e in list_exports(checkpoint) if e.checkpoint == checkpoint]
-    if not entries:
-        return False
-    exports = entries[0].policies
-    wanted = policies or tuple(exports)
-    if not all(pid in exports and exports[pid].status == "ok" for pid in wanted):
-        return False
-    if formats is None:
-        return True
-    from .contract.formats import ALIASES
-
-    return all(
-        any(
-            f in exports[pid].formats
-            or (f in ALIASES and set(ALIASES[f].values()) & set(exports[pid].formats))
-            for f in formats
-        )
-        for pid in wanted
-    )
-
-
 @app.command()
 @_one_line_errors
 def export(
@@ -294,52 +268,30 @@ def export(
 ) -> None:
     """Add exports to checkpoints written earlier (needs Ray). Idempotent."""
     from .export.options import ExportOptions
+    from .export.posthoc import already_exported, check_rllib_checkpoint, export_checkpoints
 
     options = ExportOptions(formats=_csv(formats), policies=_csv(policies), on_error="warn")
     todo = []
     for checkpoint in checkpoints:
-        if not (checkpoint / "rllib_checkpoint.json").is_file():
-            raise ExportableTrainersError(
-                f"{checkpoint} is not an RLlib checkpoint (no rllib_checkpoint.json)"
-            )
-        if not force and _already_exported(checkpoint, options.formats, options.policies):
+        check_rllib_checkpoint(checkpoint)
+        if not force and already_exported(checkpoint, options.formats, options.policies):
             out.print(f"already exported: {checkpoint} (use --force to replace)", highlight=False)
         else:
             todo.append(checkpoint)
-    if not todo:
-        return
-    failed = _export_checkpoints(todo, options)
+    failed = 0
+    for checkpoint, pid, manifest in export_checkpoints(todo, options):
+        ok = manifest["status"] == "ok"
+        failed += not ok
+        written = ", ".join(manifest["files"]) or "nothing"
+        out.print(
+            f"{'exported' if ok else 'FAILED'} {checkpoint}/export/{pid}: {written}",
+            highlight=False,
+        )
+        for fmt, error in manifest["errors"].items():
+            out.print(f"  {fmt}: {error}", highlight=False)
     if failed:
         err.print(f"error: {failed} policy export(s) failed", highlight=False)
         raise typer.Exit(EXIT_FAILURE)
-
-
-def _export_checkpoints(checkpoints: list[Path], options: Any) -> int:
-    if importlib.util.find_spec("tf_keras") is not None:
-        from .export.tf.setup import ensure_legacy_keras
-
-        ensure_legacy_keras()  # before RLlib imports TensorFlow
-    import ray
-    from ray.rllib.algorithms.algorithm import Algorithm
-
-    from .export.checkpoint import export_algorithm
-
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    failed = 0
-    for checkpoint in checkpoints:
-        algo = Algorithm.from_checkpoint(str(checkpoint))
-        try:
-            for pid, manifest in export_algorithm(algo, checkpoint, options).items():
-                ok = manifest["status"] == "ok"
-                failed += not ok
-                line = f"{'exported' if ok else 'FAILED'} {checkpoint}/export/{pid}: {', '.join(manifest['files']) or 'nothing'}"
-                out.print(line, highlight=False)
-                for fmt, error in manifest["errors"].items():
-                    out.print(f"  {fmt}: {error}", highlight=False)
-        finally:
-            algo.stop()
-    return failed
 
 
 @app.command()

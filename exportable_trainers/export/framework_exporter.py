@@ -38,19 +38,24 @@ class FrameworkExporter(ABC):
         return None
 
     def write(self, fmt: str, directory: Path) -> dict[str, Any]:
-        """Write format ``fmt`` into ``directory`` with the method its format declares.
+        """Write format ``fmt`` into ``directory`` the way its format declares.
+
+        A format names, per framework, either a method of the exporter or a
+        function ``writer(exporter, path)``.
 
         Returns:
             Extra facts for the manifest's ``files`` entry (e.g. the ONNX opset).
         """
         spec = FORMATS[fmt]
-        method = spec.written_by.get(self.target.framework)
-        if method is None or not hasattr(self, method):
+        writer = spec.written_by.get(self.target.framework)
+        if isinstance(writer, str):
+            writer = getattr(type(self), writer, None)
+        if writer is None:
             raise ValueError(
                 f"{type(self).__name__} cannot write {fmt!r} "
                 f"(written for {', '.join(sorted(spec.written_by)) or 'no framework'})"
             )
-        return getattr(self, method)(directory / spec.path)
+        return writer(self, directory / spec.path)
 
     def weights(self) -> dict[str, Any] | None:
         """The tensors a weights-only format must hold (numpy), if any."""

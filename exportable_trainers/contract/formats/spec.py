@@ -34,9 +34,10 @@ class Format:
         name: Canonical name used in options and manifests.
         path: File or directory name inside an export directory.
         description: One line for docs and error messages.
-        written_by: Framework ("torch", "tf", "tf2") -> name of the
-            FrameworkExporter method that writes it, ``method(path) -> dict``
-            (extra facts for the manifest's ``files`` entry).
+        written_by: Framework ("torch", "tf", "tf2") -> the name of the
+            FrameworkExporter method that writes it, ``method(path) -> dict``,
+            or a function ``writer(exporter, path) -> dict`` (the dict: extra
+            facts for the manifest's ``files`` entry).
         whole_policy: True when the artifact maps raw observations to actions
             on its own; False when it holds only the network (the loader then
             applies the preprocessing and the action head from the manifest).
@@ -55,7 +56,7 @@ class Format:
     name: str
     path: str
     description: str
-    written_by: Mapping[str, str]
+    written_by: Mapping[str, str | Callable[[Any, Any], dict]]
     whole_policy: bool
     runtime: Runtime | None
     verify: str
