@@ -23,6 +23,7 @@ from ..contract.observations import input_specs
 from ..contract.recurrent import manifest_entry, state_inputs
 from ..contract.spaces import space_to_dict
 from ..exceptions import ExportableTrainersError, ExportFailedError, UnsupportedPolicyError
+from .framework_exporter import FrameworkExporter
 from .model_card import README_NAME, render_readme
 from .options import ExportOptions
 from .rllib.target import PolicyTarget
@@ -149,46 +150,73 @@ def export_policy(
     Raises:
         ExportFailedError: Something failed and ``options.on_error == "raise"``.
     """
-    from .frameworks import exporter_for
-
     start = time.perf_counter()
     remove_leftovers(export_dir.parent)
     manifest = _skeleton(policy_id, context)
     failures = _Failures(policy_id, options.on_error, manifest["errors"], log)
-    owner = f"policy {policy_id!r}"
     with staged_directory(export_dir) as staging:
-        try:
-            target = build_target()
-            owner = failures.owner = target.owner or owner
-            manifest.update(_describe(target))
-            exporter = exporter_for(target, cache)
-            manifest["outputs"] = exporter.outputs()
-        except Exception as exc:
-            failures.add(list(formats), _named(exc, owner, "building its export graph"))
-            target = exporter = None
+        target, exporter = _build(build_target, cache, manifest, failures, formats)
         if exporter is not None:
-            for fmt in formats:
-                try:
-                    extra = exporter.write(fmt, staging)
-                    manifest["files"][fmt] = file_record(staging, FORMATS[fmt].path, **extra)
-                except Exception as exc:
-                    _remove(staging / FORMATS[fmt].path)
-                    failures.add([fmt], _named(exc, owner, f"writing {fmt!r}"))
-            if any(not FORMATS[f].whole_policy for f in manifest["files"]):
-                # Formats that hold the network alone: the loader needs its I/O.
-                network = exporter.network()
-                if network is not None:
-                    manifest["network"] = network
+            _write_formats(exporter, formats, staging, manifest, failures)
         if options.verify and manifest["files"]:
             _verify(target, exporter, staging, manifest, options, failures, context)
         manifest["status"] = (
             "ok" if not manifest["errors"] else "partial" if manifest["files"] else "failed"
         )
-        (staging / README_NAME).write_text(render_readme(manifest), encoding="utf-8")
-        manifest["readme"] = file_record(staging, README_NAME)
+        _write_card(staging, manifest)
         manifest["export_seconds"] = round(time.perf_counter() - start, 4)
         write_manifest(staging, manifest)
     return manifest
+
+
+def _build(
+    build_target: Callable[[], PolicyTarget],
+    cache: dict[str, Any],
+    manifest: dict[str, Any],
+    failures: _Failures,
+    formats: tuple[str, ...],
+) -> tuple[PolicyTarget | None, FrameworkExporter | None]:
+    """Step 1: describe the policy and build its framework's export graph."""
+    from .frameworks import exporter_for
+
+    try:
+        target = build_target()
+        failures.owner = target.owner or failures.owner
+        manifest.update(_describe(target))
+        exporter = exporter_for(target, cache)
+        manifest["outputs"] = exporter.outputs()
+    except Exception as exc:
+        failures.add(list(formats), _named(exc, failures.owner, "building its export graph"))
+        return None, None
+    return target, exporter
+
+
+def _write_formats(
+    exporter: FrameworkExporter,
+    formats: tuple[str, ...],
+    staging: Path,
+    manifest: dict[str, Any],
+    failures: _Failures,
+) -> None:
+    """Step 2: write each format; one that fails leaves no file and does not stop the rest."""
+    for fmt in formats:
+        try:
+            extra = exporter.write(fmt, staging)
+            manifest["files"][fmt] = file_record(staging, FORMATS[fmt].path, **extra)
+        except Exception as exc:
+            _remove(staging / FORMATS[fmt].path)
+            failures.add([fmt], _named(exc, failures.owner, f"writing {fmt!r}"))
+    if any(not FORMATS[f].whole_policy for f in manifest["files"]):
+        # Formats that hold the network alone: the loader needs its I/O.
+        network = exporter.network()
+        if network is not None:
+            manifest["network"] = network
+
+
+def _write_card(staging: Path, manifest: dict[str, Any]) -> None:
+    """Step 4: the README that says how to load each written format."""
+    (staging / README_NAME).write_text(render_readme(manifest), encoding="utf-8")
+    manifest["readme"] = file_record(staging, README_NAME)
 
 
 def _describe(target: PolicyTarget) -> dict[str, Any]:
