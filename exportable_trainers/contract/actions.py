@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ManifestError
+from .ops import NUMPY, finish_action
 
 # Distribution kinds the numpy path knows, and what their deterministic action is:
 #   categorical        argmax over the logits
@@ -29,7 +30,6 @@ from ..exceptions import ManifestError
 #                      old stack: tanh(mean) rescaled into [low, high]
 #   deterministic      the inputs themselves
 KINDS = ("categorical", "multi_categorical", "diag_gaussian", "squashed_gaussian", "deterministic")
-POSTPROCESS = ("none", "unsquash", "shift", "clip")
 
 
 def _bounds(space: Any) -> tuple[list, list]:
@@ -193,39 +193,9 @@ def deterministic_action(spec: dict, dist_inputs: np.ndarray) -> np.ndarray:
             f"no numpy action head for distribution {kind!r} "
             f"({spec.get('rllib_class', 'unknown class')}); known: {', '.join(KINDS)}"
         )
-    leaf = leaves[0]
-    shape = leaf.get("shape")
-    if shape is not None:
-        a = a.reshape((a.shape[0], *shape))
-    return finish_leaf(leaf, a)
-
-
-def _bound(values: Any, a: np.ndarray) -> np.ndarray:
-    """A bound stored flat (or as one number) in the per-sample shape of ``a``."""
-    bound = np.asarray(values, np.float32).reshape(-1)
-    per_sample = a.shape[1:]
-    if bound.size == 1 or bound.size != int(np.prod(per_sample)):
-        return bound if bound.size != 1 else bound.reshape(())
-    return bound.reshape(per_sample)
-
-
-def apply_postprocess(post: dict, a: np.ndarray) -> np.ndarray:
-    """numpy version of RLlib's unsquash / clip of one batched action leaf ``[B, ...]``."""
-    kind = post.get("kind", "none")
-    if kind == "none":
-        return a
-    if kind == "shift":
-        return a + _bound(post["low"], a).astype(a.dtype)
-    low, high = _bound(post["low"], a), _bound(post["high"], a)
-    if kind == "unsquash":
-        a = low + (a + 1.0) * (high - low) / 2.0
-        return np.clip(a, low, high)
-    if kind == "clip":
-        return np.clip(a, low, high)
-    raise ManifestError(f"unknown action postprocess {kind!r}; known: {', '.join(POSTPROCESS)}")
+    return finish_leaf(leaves[0], a)
 
 
 def finish_leaf(leaf: dict, a: np.ndarray) -> np.ndarray:
-    """RLlib's unsquash / clip of one action leaf, then the leaf's dtype."""
-    a = apply_postprocess(leaf.get("postprocess", {"kind": "none"}), a)
-    return a.astype(leaf.get("dtype", a.dtype), copy=False)
+    """RLlib's unsquash / clip of one action leaf, then the leaf's dtype (:func:`.ops.finish_action`)."""
+    return finish_action(NUMPY, np.asarray(a), leaf)

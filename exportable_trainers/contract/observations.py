@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from ..exceptions import ManifestError, ObservationError
+from ..exceptions import ObservationError
 
 
 def observation_leaves(space: spaces.Space, prefix: str = "obs") -> list[tuple[str, spaces.Space]]:
@@ -246,45 +246,8 @@ def batch_to_leaves(space: spaces.Space, batch: Any) -> list[np.ndarray]:
 # ------------------------------------------------------------- numpy steps
 
 
-def _encode_leaf(x: np.ndarray, leaf: dict) -> np.ndarray:
-    batch = x.shape[0]
-    kind = leaf["kind"]
-    if kind in ("box", "binary"):
-        return x.reshape(batch, -1).astype(np.float32)
-    if kind in ("onehot", "multi_onehot"):
-        idx = x.reshape(batch, -1).astype(np.int64)
-        parts = []
-        for j, (n, start) in enumerate(zip(leaf["sizes"], leaf["starts"], strict=False)):
-            parts.append(np.eye(n, dtype=np.float32)[idx[:, j] - start])
-        return np.concatenate(parts, axis=-1)
-    raise ManifestError(f"unknown flatten leaf kind {kind!r}")
-
-
 def apply_steps(steps: list[dict], leaves: list[np.ndarray]) -> np.ndarray:
-    """Compute the network input from the leaves with numpy.
+    """Compute the network input from the leaves with numpy (:func:`.ops.preprocess`)."""
+    from .ops import NUMPY, preprocess
 
-    Steps act on a list of arrays: ``flatten`` turns every leaf into one float32
-    vector; ``mean_std`` needs a single array.
-    """
-    state = list(leaves)
-    for step in steps:
-        op = step.get("op")
-        if op == "flatten":
-            state = [
-                np.concatenate(
-                    [_encode_leaf(v, leaf) for v, leaf in zip(state, step["leaves"])], axis=-1
-                )
-            ]
-        elif op == "mean_std":
-            if len(state) != 1:
-                raise ManifestError("a mean_std step needs a single (flattened) observation")
-            x = np.asarray(state[0], np.float32)
-            x = (x - np.asarray(step["mean"], np.float32)) / np.asarray(step["denom"], np.float32)
-            if step.get("clip"):
-                x = np.clip(x, -step["clip"], step["clip"])
-            state = [x]
-        else:
-            raise ManifestError(f"unknown preprocessing step {op!r}")
-    if len(state) != 1:
-        raise ManifestError("several observation leaves but no flatten step")
-    return state[0]
+    return preprocess(NUMPY, steps, list(leaves))

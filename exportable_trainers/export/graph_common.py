@@ -29,25 +29,6 @@ def quiet(*loggers: str) -> Iterator[None]:
             log.setLevel(level)
 
 
-def leaf_encoders(step: dict) -> list[tuple[str, list[int], list[int]]]:
-    """(kind, one-hot sizes, index starts) of each leaf of a ``flatten`` step."""
-    return [
-        (
-            leaf["kind"],
-            [int(n) for n in leaf.get("sizes", [])],
-            [int(s) for s in leaf.get("starts", [])],
-        )
-        for leaf in step["leaves"]
-    ]
-
-
-def mean_std_constants(step: dict) -> tuple[np.ndarray, np.ndarray, float | None]:
-    """(mean, denom, clip) of a ``mean_std`` step; the graph computes (x - mean) / denom."""
-    mean = np.asarray(step["mean"], dtype=np.float32)
-    denom = np.asarray(step["denom"], dtype=np.float32)
-    return mean, denom, step.get("clip")
-
-
 def replace_initializers(model: Any, arrays: dict[str, np.ndarray]) -> Any:
     """A copy of an ONNX ModelProto with the named initializers set to new values.
 

@@ -30,10 +30,11 @@ from ...contract.observations import (
     leaf_shape,
     observation_leaves,
 )
+from ...contract.ops import mean_std_arrays
 from ...contract.recurrent import input_name, output_name
 from ...exceptions import InvalidOptionError, UnsupportedPolicyError
 from ..framework_exporter import FrameworkExporter
-from ..graph_common import mean_std_constants, structure_key
+from ..graph_common import structure_key
 from .graph import policy_step
 from .writers import (
     FrozenStep,
@@ -85,7 +86,7 @@ class TfExporter(FrameworkExporter):
         current = {}
         for i, step in enumerate(self.target.preprocessing):
             if step["op"] == "mean_std":
-                mean, denom, _ = mean_std_constants(step)
+                mean, denom = mean_std_arrays(step)
                 current[f"mean_{i}"], current[f"denom_{i}"] = mean, denom
         return current
 
@@ -269,7 +270,6 @@ class Tf2Exporter(TfExporter):
                 target,
                 list(args[: self.n_leaves]),
                 list(args[self.n_leaves :]),
-                self.leaf_sizes,
                 variable,
             )
 
@@ -340,7 +340,6 @@ class Tf1Exporter(TfExporter):
                     self.target,
                     placeholders[: self.n_leaves],
                     placeholders[self.n_leaves :],
-                    self.leaf_sizes,
                     variable,
                 )
                 named = [

@@ -1,7 +1,7 @@
 """TensorFlow ops for one policy step: raw observation leaves in, action and raw outputs out.
 
 Works in both graph mode (the tf1 session path) and inside ``tf.function``
-(the tf2 eager path); mirrors export/torch/graph.py and contract/observations.apply_steps.
+(the tf2 eager path); the preprocessing and action operations are contract/ops.py's.
 The action is RLlib's own code, traced: the policy's
 ``dist_class(inputs, model).deterministic_sample()``.
 """
@@ -14,21 +14,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from ...contract.ops import TfBackend, finish_action, preprocess
 from ...exceptions import InvalidOptionError
-from ..graph_common import leaf_encoders, mean_std_constants
-
-
-def _encode_leaf(
-    x: tf.Tensor, kind: str, sizes: list[int], starts: list[int], size: int
-) -> tf.Tensor:
-    if kind in ("box", "binary"):
-        return tf.reshape(tf.cast(x, tf.float32), [-1, size])
-    idx = tf.reshape(tf.cast(x, tf.int64), [-1, len(sizes)])
-    parts = [
-        tf.one_hot(idx[:, j] - start, n, dtype=tf.float32)
-        for j, (n, start) in enumerate(zip(sizes, starts))
-    ]
-    return tf.concat(parts, axis=-1)
 
 
 def _constant(name: str, value: np.ndarray) -> tf.Tensor:
@@ -38,92 +25,29 @@ def _constant(name: str, value: np.ndarray) -> tf.Tensor:
 def encode_observation(
     leaves: list[tf.Tensor],
     steps: list[dict],
-    leaf_sizes: list[int],
     constant: Callable[[str, np.ndarray], Any] = _constant,
 ) -> tf.Tensor:
-    """The network input from the observation leaves.
+    """The network input from the observation leaves: the TF form of
+    :func:`exportable_trainers.contract.ops.preprocess`.
 
     Args:
         leaves: One tensor per observation leaf, batch axis first.
         steps: The target's preprocessing steps.
-        leaf_sizes: Number of scalars per sample in each leaf.
         constant: Makes the tensor holding a preprocessing statistic from its
             name and value; the tf1 path passes variables so that later
             checkpoints can load new statistics into the same graph.
     """
-    state = list(leaves)
-    for i, step in enumerate(steps):
-        if step["op"] == "flatten":
-            state = [
-                tf.concat(
-                    [
-                        _encode_leaf(x, kind, sizes, starts, size)
-                        for x, (kind, sizes, starts), size in zip(
-                            state, leaf_encoders(step), leaf_sizes
-                        )
-                    ],
-                    axis=-1,
-                )
-            ]
-        elif step["op"] == "mean_std":
-            mean, denom, clip = mean_std_constants(step)
-            x = (tf.cast(state[0], tf.float32) - constant(f"mean_{i}", mean)) / constant(
-                f"denom_{i}", denom
-            )
-            if clip:
-                x = tf.clip_by_value(x, -float(clip), float(clip))
-            state = [x]
-        else:
-            raise InvalidOptionError(f"unknown preprocessing step {step['op']!r}")
-    if len(state) != 1:
-        raise InvalidOptionError("several observation leaves need a 'flatten' step")
-    return state[0]
-
-
-_TF_DTYPES = {
-    "float16": tf.float16,
-    "float32": tf.float32,
-    "float64": tf.float64,
-    "int8": tf.int8,
-    "int16": tf.int16,
-    "int32": tf.int32,
-    "int64": tf.int64,
-    "uint8": tf.uint8,
-    "bool": tf.bool,
-}
+    return preprocess(TfBackend(), steps, list(leaves), constant)
 
 
 def finish_actions(actions: list[tf.Tensor], leaves: list[dict]) -> list[tf.Tensor]:
-    """RLlib's NormalizeAndClipActions on each action leaf, then its dtype.
-
-    The TF form of :func:`exportable_trainers.contract.actions.finish_leaf`.
-    """
-    out = []
-    for a, leaf in zip(actions, leaves):
-        post = leaf.get("postprocess", {"kind": "none"})
-        shape = [int(d) for d in leaf.get("shape") or []]
-        kind = post["kind"]
-
-        def bound(name: str, post: dict = post, shape: list = shape) -> tf.Tensor:
-            values = np.asarray(post[name], np.float32).reshape(-1)
-            if values.size == int(np.prod(shape)) and values.size > 1:
-                values = values.reshape(shape)
-            return tf.constant(values.reshape(()) if values.size == 1 else values)
-
-        if kind in ("unsquash", "clip"):
-            low, high = bound("low"), bound("high")
-            if kind == "unsquash":
-                a = low + (tf.cast(a, tf.float32) + 1.0) * (high - low) / 2.0
-            a = tf.clip_by_value(a, tf.cast(low, a.dtype), tf.cast(high, a.dtype))
-        elif kind == "shift":
-            a = a + tf.cast(bound("low"), a.dtype)
-        if shape:
-            a = tf.reshape(a, [-1, *shape])
-        dtype = _TF_DTYPES.get(leaf["dtype"])
-        if dtype is None:
-            raise InvalidOptionError(f"action {leaf['name']}: unsupported dtype {leaf['dtype']}")
-        out.append(tf.cast(a, dtype))
-    return out
+    """RLlib's NormalizeAndClipActions on each action leaf, then its dtype: the TF
+    form of :func:`exportable_trainers.contract.ops.finish_action`."""
+    backend = TfBackend()
+    return [
+        finish_action(backend, a, leaf, lambda name, value: tf.constant(value))
+        for a, leaf in zip(actions, leaves)
+    ]
 
 
 def policy_step(
@@ -131,11 +55,10 @@ def policy_step(
     target: Any,
     leaves: list[tf.Tensor],
     states: list[tf.Tensor],
-    leaf_sizes: list[int],
     constant: Callable[[str, np.ndarray], Any] = _constant,
 ) -> list[tf.Tensor]:
     """(action leaves..., raw outputs..., next state...) of an old-stack TFModelV2 for one step."""
-    x = encode_observation(leaves, target.preprocessing, leaf_sizes, constant)
+    x = encode_observation(leaves, target.preprocessing, constant)
     input_dict = {"obs": x, "obs_flat": x, "is_training": False}
     if states:
         # One time step per sequence: RLlib adds the time axis from seq_lens' shape.

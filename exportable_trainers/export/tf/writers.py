@@ -9,8 +9,6 @@ globally), via TensorFlow's eager_mode context.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,18 +17,10 @@ import numpy as np
 import tensorflow as tf
 
 from ...exceptions import InvalidOptionError
+from ...load.runtimes._tf_eager import eager
 from ..graph_common import quiet
 
 ONNX_OPSET = 17
-
-
-@contextlib.contextmanager
-def eager() -> Iterator[None]:
-    """Eager execution for the duration, even where it is disabled globally."""
-    from tensorflow.python.eager import context
-
-    with context.eager_mode():
-        yield
 
 
 def _quiet():

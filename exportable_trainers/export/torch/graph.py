@@ -17,13 +17,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
+from ...contract.ops import TorchBackend, action_bounds, finish_action, mean_std_arrays, preprocess
 from ...contract.recurrent import state_values
 from ...exceptions import InvalidOptionError
-from ..graph_common import leaf_encoders, mean_std_constants
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
 ACTIONS = "actions"
@@ -72,10 +71,10 @@ def cpu_copy(module: Any) -> Any:
 class ObservationEncoder(nn.Module):
     """Turn the raw observation leaves into the network input.
 
-    Mirrors :func:`exportable_trainers.contract.observations.apply_steps`: steps act on a
-    list of tensors; ``flatten`` makes one float vector, ``mean_std`` needs one.
-    Without steps, a Dict / Tuple observation reaches the network as the same
-    structure of tensors (the module consumes it as RLlib batches it).
+    The torch form of :func:`exportable_trainers.contract.ops.preprocess`, the
+    MeanStdFilter statistics held as buffers. Without steps, a Dict / Tuple
+    observation reaches the network as the same structure of tensors (the
+    module consumes it as RLlib batches it).
 
     Args:
         steps: The target's preprocessing steps.
@@ -87,80 +86,31 @@ class ObservationEncoder(nn.Module):
 
         super().__init__()
         self.space = space
+        self.steps = steps
+        self.backend = TorchBackend()
         n_leaves = len(observation_leaves(space))
         self.nest = not steps and n_leaves > 1
-        self.ops: list[tuple] = []
-        count = 1 if self.nest else n_leaves
         for i, step in enumerate(steps):
-            if step["op"] == "flatten":
-                self.ops.append(("flatten", leaf_encoders(step)))
-                count = 1
-            elif step["op"] == "mean_std":
-                if count != 1:
-                    raise InvalidOptionError("a mean_std step needs a single observation")
-                mean, denom, clip = mean_std_constants(step)
+            if step.get("op") == "mean_std":
+                mean, denom = mean_std_arrays(step)
                 self.register_buffer(f"mean_{i}", torch.as_tensor(mean))
                 self.register_buffer(f"denom_{i}", torch.as_tensor(denom))
-                self.ops.append(("mean_std", i, float(clip or 0.0)))
-            else:
-                raise InvalidOptionError(f"unknown preprocessing step {step['op']!r}")
-        if count != 1:
-            raise InvalidOptionError("several observation leaves need a 'flatten' step")
-
-    @staticmethod
-    def _encode(x: torch.Tensor, kind: str, sizes: list[int], starts: list[int]) -> torch.Tensor:
-        batch = x.shape[0]
-        if kind in ("box", "binary"):
-            return x.reshape(batch, -1).to(torch.float32)
-        # onehot (Discrete) and multi_onehot (MultiDiscrete), index shifted by start.
-        idx = x.reshape(batch, -1).to(torch.int64)
-        parts = [
-            nn.functional.one_hot(idx[:, j] - start, n).to(torch.float32)
-            for j, (n, start) in enumerate(zip(sizes, starts))
-        ]
-        return torch.cat(parts, dim=-1)
 
     def forward(self, leaves: list[torch.Tensor]) -> Any:
         if self.nest:
             from ...contract.observations import nest_leaves
 
             return nest_leaves(self.space, list(leaves))
-        state = list(leaves)
-        for op in self.ops:
-            if op[0] == "flatten":
-                parts = [
-                    self._encode(x, kind, sizes, starts)
-                    for x, (kind, sizes, starts) in zip(state, op[1])
-                ]
-                state = [torch.cat(parts, dim=-1)]
-            else:
-                _, i, clip = op
-                x = (state[0].to(torch.float32) - getattr(self, f"mean_{i}")) / getattr(
-                    self, f"denom_{i}"
-                )
-                if clip > 0:
-                    x = torch.clamp(x, -clip, clip)
-                state = [x]
-        return state[0]
-
-
-_TORCH_DTYPES = {
-    "float16": torch.float16,
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "int8": torch.int8,
-    "int16": torch.int16,
-    "int32": torch.int32,
-    "int64": torch.int64,
-    "uint8": torch.uint8,
-    "bool": torch.bool,
-}
+        return preprocess(
+            self.backend, self.steps, list(leaves), lambda name, _: getattr(self, name)
+        )
 
 
 class ActionFinisher(nn.Module):
     """RLlib's NormalizeAndClipActions on each action leaf, then the leaf's dtype.
 
-    The torch form of :func:`exportable_trainers.contract.actions.finish_leaf`.
+    The torch form of :func:`exportable_trainers.contract.ops.finish_action`,
+    the bounds held as buffers.
 
     Args:
         leaves: The action spec's ``leaves`` (name, dtype, shape, postprocess).
@@ -168,44 +118,21 @@ class ActionFinisher(nn.Module):
 
     def __init__(self, leaves: list[dict]) -> None:
         super().__init__()
-        self.kinds: list[str] = []
-        self.dtypes: list[torch.dtype] = []
-        self.shapes: list[list[int]] = []
+        self.leaves = leaves
+        self.backend = TorchBackend()
         for i, leaf in enumerate(leaves):
-            post = leaf.get("postprocess", {"kind": "none"})
-            shape = [int(d) for d in leaf.get("shape") or []]
-            self.kinds.append(post["kind"])
-            self.shapes.append(shape)
-            dtype = _TORCH_DTYPES.get(leaf["dtype"])
-            if dtype is None:
+            if leaf["dtype"] not in TorchBackend.DTYPES:
                 raise InvalidOptionError(
                     f"action {leaf['name']}: unsupported dtype {leaf['dtype']}"
                 )
-            self.dtypes.append(dtype)
-            for bound in ("low", "high"):
-                values = np.asarray(post.get(bound, [0.0]), np.float32).reshape(-1)
-                if values.size == int(np.prod(shape)) and values.size > 1:
-                    values = values.reshape(shape)
-                elif values.size == 1:
-                    values = values.reshape(())
-                self.register_buffer(f"{bound}_{i}", torch.as_tensor(values))
+            for name, values in action_bounds(leaf).items():
+                self.register_buffer(f"{name}_{i}", torch.as_tensor(values))
 
     def forward(self, actions: list[torch.Tensor]) -> list[torch.Tensor]:
-        out = []
-        for i, a in enumerate(actions):
-            kind = self.kinds[i]
-            low, high = getattr(self, f"low_{i}"), getattr(self, f"high_{i}")
-            if kind == "unsquash":
-                a = low + (a + 1.0) * (high - low) / 2.0
-                a = torch.clamp(a, low, high)
-            elif kind == "clip":
-                a = torch.clamp(a, low.to(a.dtype), high.to(a.dtype))
-            elif kind == "shift":
-                a = a + low.to(a.dtype)
-            if self.shapes[i]:
-                a = a.reshape([a.shape[0], *self.shapes[i]])
-            out.append(a.to(self.dtypes[i]))
-        return out
+        return [
+            finish_action(self.backend, a, leaf, lambda name, _, i=i: getattr(self, f"{name}_{i}"))
+            for i, (a, leaf) in enumerate(zip(actions, self.leaves))
+        ]
 
 
 def _flatten_actions(actions: Any) -> list[torch.Tensor]:
