@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def example_feeds(manifest: dict) -> str:
     """A Python dict literal of zero inputs for one observation, named as the manifest's inputs."""
@@ -17,8 +19,21 @@ def names(entries: list[dict]) -> str:
     return ", ".join(f"`{e['name']}`" for e in entries)
 
 
-def network_card(title: str, loader: str, path: str, manifest: dict) -> list[str]:
-    """The section of a network-only Keras file: what it takes, what it gives, how to open it."""
+def network_card(title: str, loader: str) -> Callable[[dict, dict], list[str]]:
+    """The card of a network-only Keras file: what it takes, what it gives, how to open it.
+
+    Args:
+        title: The section heading.
+        loader: Python lines ending in the call that opens the file (its path follows).
+    """
+
+    def card(record: dict, manifest: dict) -> list[str]:
+        return _network_section(title, loader, record["path"], manifest)
+
+    return card
+
+
+def _network_section(title: str, loader: str, path: str, manifest: dict) -> list[str]:
     network = manifest.get("network") or {}
     return [
         f"## {title}",

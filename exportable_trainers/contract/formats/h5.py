@@ -5,13 +5,6 @@ from __future__ import annotations
 from .examples import network_card
 from .spec import Format, Runtime
 
-
-def card(record: dict, manifest: dict) -> list[str]:
-    """The README section: a network-only file opened by tf_keras."""
-    loader = "import tf_keras\nmodel = tf_keras.models.load_model"
-    return network_card("Keras 2 HDF5 (tf_keras)", loader, record["path"], manifest)
-
-
 FORMAT = Format(
     name="h5",
     path="model.h5",
@@ -20,6 +13,8 @@ FORMAT = Format(
     whole_policy=False,
     runtime=Runtime("tf_keras", "tf", "exportable_trainers.load.runtimes.keras_models:load_h5"),
     verify="outputs",
-    card=card,
+    card=network_card(
+        "Keras 2 HDF5 (tf_keras)", "import tf_keras\nmodel = tf_keras.models.load_model"
+    ),
     preference=3,
 )

@@ -5,13 +5,6 @@ from __future__ import annotations
 from .examples import network_card
 from .spec import Format, Runtime
 
-
-def card(record: dict, manifest: dict) -> list[str]:
-    """The README section: a network-only file opened by Keras 3."""
-    loader = "import keras\nmodel = keras.saving.load_model"
-    return network_card("Keras 3 (.keras)", loader, record["path"], manifest)
-
-
 FORMAT = Format(
     name="keras",
     path="model.keras",
@@ -20,6 +13,6 @@ FORMAT = Format(
     whole_policy=False,
     runtime=Runtime("keras", "tf", "exportable_trainers.load.runtimes.keras_models:load_keras3"),
     verify="outputs",
-    card=card,
+    card=network_card("Keras 3 (.keras)", "import keras\nmodel = keras.saving.load_model"),
     preference=4,
 )
