@@ -124,11 +124,7 @@ def _config(name: str, stack: str, framework: str, offline_data):
             # env even offline, and RLlib 2.60's local learner fails on CQL's
             # offline batches (KeyError: 0 in _create_iterator_if_necessary): one
             # remote learner, as RLlib's own CQL example runs it, trains.
-            config = (
-                config.environment(env)
-                .training(lr=None, bc_iters=1)
-                .learners(num_learners=1)
-            )
+            config = config.environment(env).training(lr=None, bc_iters=1).learners(num_learners=1)
         return config
     config = config.environment(env)
     if name == "PPO":
