@@ -151,15 +151,11 @@ def inspect(
 ) -> None:
     """Show what an export holds: spaces, inputs and outputs, files, verification."""
     from .contract.manifest import read_manifest
-    from .load.loader import find_export_dirs
+    from .load.loader import choose_policy, find_export_dirs
 
     dirs = find_export_dirs(path)
     if policy_id is not None:
-        if policy_id not in dirs:
-            raise ExportableTrainersError(
-                f"{path} has no export of policy {policy_id!r}; it has {', '.join(map(repr, dirs))}"
-            )
-        dirs = {policy_id: dirs[policy_id]}
+        dirs = {policy_id: dirs[choose_policy(path, list(dirs), policy_id)]}
     for pid, export_dir in dirs.items():
         m = read_manifest(export_dir)
         if as_json:

@@ -138,7 +138,7 @@ CASES = [
         lambda c: ExportOptions().with_config({"exporting": {"fromats": ["onnx"]}}),
         InvalidOptionError,
         "'fromats'",
-        "valid keys: formats, policies",
+        "valid options: formats, policies",
     ),
     (
         "unknown algorithm",

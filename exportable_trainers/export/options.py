@@ -107,13 +107,17 @@ class ExportOptions:
             kwargs: Option names to values.
             where: Where the options came from, for error messages.
         """
-        unknown = sorted(set(kwargs) - set(cls.field_names()))
+        cls._check_known(kwargs, where)
+        return cls(**kwargs)
+
+    @classmethod
+    def _check_known(cls, names: Mapping[str, Any], where: str) -> None:
+        unknown = sorted(set(names) - set(cls.field_names()))
         if unknown:
             raise InvalidOptionError(
-                f"unknown export option(s) {', '.join(unknown)} in {where}; valid options: "
-                + ", ".join(cls.field_names())
+                f"unknown export option(s) {', '.join(map(repr, unknown))} in {where}; "
+                "valid options: " + ", ".join(cls.field_names())
             )
-        return cls(**kwargs)
 
     def replace(self, **changes: Any) -> ExportOptions:
         """Return a copy with some options changed (validated again)."""
@@ -139,12 +143,7 @@ class ExportOptions:
                 f"config[{CONFIG_KEY!r}] must be a dict of export options, got "
                 f"{overrides!r}; valid keys: " + ", ".join(self.field_names())
             )
-        unknown = sorted(set(overrides) - set(self.field_names()))
-        if unknown:
-            raise InvalidOptionError(
-                f"unknown export option(s) {', '.join(map(repr, unknown))} in "
-                f"config[{CONFIG_KEY!r}]; valid keys: " + ", ".join(self.field_names())
-            )
+        self._check_known(overrides, f"config[{CONFIG_KEY!r}]")
         return self.replace(**overrides)
 
     def formats_for(self, framework: str) -> tuple[str, ...]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import ExportNotFoundError, InvalidOptionError
-from .listing import CheckpointExports, list_exports
-from .loader import ExportedPolicy, load_policy
+from .listing import list_exports
+from .loader import ExportedPolicy, choose_policy, load_policy
 
 
 @dataclass
@@ -89,22 +89,6 @@ def run_episodes(
         env.close()
 
 
-def _single_policy(entry: CheckpointExports, policy_id: str | None) -> str:
-    ids = entry.policy_ids
-    if policy_id is not None:
-        if policy_id not in ids:
-            raise InvalidOptionError(
-                f"{entry.checkpoint} has no export of policy {policy_id!r}; it has {', '.join(map(repr, ids))}"
-            )
-        return policy_id
-    if len(ids) > 1:
-        raise InvalidOptionError(
-            f"{entry.checkpoint} holds several policies ({', '.join(map(repr, ids))}); "
-            "choose one with policy_id"
-        )
-    return ids[0]
-
-
 def evaluate_exports(
     path: str | os.PathLike,
     env_id: str,
@@ -127,7 +111,8 @@ def evaluate_exports(
 
     Raises:
         ExportNotFoundError: No complete export under ``path``.
-        InvalidOptionError: Bad episodes count, policy choice or mismatching env.
+        InvalidOptionError: Bad episodes count or mismatching env.
+        PolicySelectionError: Several policies and no policy_id, or an unknown one.
     """
     if episodes < 1:
         raise InvalidOptionError(f"episodes must be >= 1, got {episodes}")
@@ -144,7 +129,9 @@ def evaluate_exports(
             progress(counter["done"], total)
 
     for entry in entries:
-        policy = load_policy(entry.checkpoint, _single_policy(entry, policy_id), format)
+        policy = load_policy(
+            entry.checkpoint, choose_policy(entry.checkpoint, entry.policy_ids, policy_id), format
+        )
         returns = run_episodes(policy, env_id, episodes, seed, tick)
         results.append(
             EvaluationResult(

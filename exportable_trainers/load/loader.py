@@ -59,6 +59,32 @@ def find_export_dirs(path: str | os.PathLike) -> dict[str, Path]:
     return found
 
 
+def choose_policy(where: object, ids: list[str], policy_id: str | None) -> str:
+    """The one policy id to use among ``ids``.
+
+    Args:
+        where: The path the ids were found at, for the message.
+        ids: The policy ids exported there.
+        policy_id: The caller's choice; None is allowed when there is one id.
+
+    Raises:
+        PolicySelectionError: ``policy_id`` is not among ``ids``, or is None
+            and there are several (the message lists them).
+    """
+    listed = ", ".join(map(repr, ids)) or "none"
+    if policy_id is None:
+        if len(ids) > 1:
+            raise PolicySelectionError(
+                f"{where} holds exports of several policies; pass policy_id= one of: {listed}"
+            )
+        return ids[0]
+    if policy_id not in ids:
+        raise PolicySelectionError(
+            f"{where} holds no export of policy {policy_id!r}; it holds: {listed}"
+        )
+    return policy_id
+
+
 def _choose_format(manifest: dict, fmt: str | None, where: Path) -> str:
     files = manifest["files"]
     runnable = [f for f in files if f in FORMATS and FORMATS[f].runtime is not None]
@@ -269,18 +295,7 @@ def load_policy(
         MissingRuntimeError: The format's runtime is not installed.
     """
     dirs = find_export_dirs(path)
-    if policy_id is None:
-        if len(dirs) > 1:
-            raise PolicySelectionError(
-                f"{path} holds exports of several policies; pass policy_id= one of: "
-                + ", ".join(map(repr, dirs))
-            )
-        policy_id = next(iter(dirs))
-    elif policy_id not in dirs:
-        raise PolicySelectionError(
-            f"{path} holds no export of policy {policy_id!r}; it holds: "
-            + ", ".join(map(repr, dirs))
-        )
+    policy_id = choose_policy(path, list(dirs), policy_id)
     export_dir = dirs[policy_id]
     manifest = read_manifest(export_dir)
     if not manifest["files"] and manifest.get("errors"):

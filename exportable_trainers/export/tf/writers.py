@@ -228,19 +228,28 @@ def scrubbed_config(keras_model: Any) -> dict:
     return scrub(keras_model.get_config())
 
 
+def _rebuild(
+    model_class: Any, config: dict, weights: list[np.ndarray], why: str, advice: str
+) -> Any:
+    try:
+        model = model_class.from_config(config)
+    except (ValueError, TypeError, KeyError) as e:
+        raise InvalidOptionError(f"{why} ({e}); {advice}") from None
+    model.set_weights(weights)
+    return model
+
+
 def build_clean_tf_keras(config: dict, weights: list[np.ndarray], policy_id: str) -> Any:
     """A tf_keras Model of built-in layers from a scrubbed config (call under :func:`eager`)."""
     import tf_keras
 
-    try:
-        model = tf_keras.Model.from_config(config)
-    except (ValueError, TypeError, KeyError) as e:
-        raise InvalidOptionError(
-            f"policy {policy_id!r}: its Keras model cannot be rebuilt from built-in layers ({e}); "
-            "'h5' and 'keras' need models without custom layers"
-        ) from None
-    model.set_weights(weights)
-    return model
+    return _rebuild(
+        tf_keras.Model,
+        config,
+        weights,
+        f"policy {policy_id!r}: its Keras model cannot be rebuilt from built-in layers",
+        "'h5' and 'keras' need models without custom layers",
+    )
 
 
 def write_h5(config: dict, weights: list[np.ndarray], path: Path, policy_id: str) -> dict[str, Any]:
@@ -257,14 +266,8 @@ def write_keras3(
     import keras
 
     with eager(), _quiet():
-        try:
-            model = keras.Model.from_config(config)
-        except (ValueError, TypeError, KeyError) as e:
-            raise InvalidOptionError(
-                f"policy {policy_id!r}: Keras 3 cannot rebuild its Keras model ({e}); use 'h5'"
-            ) from None
-        model.set_weights(weights)
-        model.save(str(path))
+        why = f"policy {policy_id!r}: Keras 3 cannot rebuild its Keras model"
+        _rebuild(keras.Model, config, weights, why, "use 'h5'").save(str(path))
     return {"loader": "keras.saving.load_model", "keras_version": keras.__version__}
 
 
