@@ -108,3 +108,24 @@ def test_unknown_policy_fails_at_build_listing_the_real_ones(ray_session):
     cls = make_exporting(PPO, policies=["player_red"])
     with pytest.raises(ValueError, match="unknown policy id.*'player_red'.*has: 'default_policy'"):
         cls(config=ppo_config("CartPole-v1"))
+
+
+def test_one_name_never_silently_means_two_classes(caplog):
+    from ray.tune.registry import get_trainable_cls
+
+    first = make_exporting(PPO, formats=["onnx"], name="NamedOnce")
+    with pytest.raises(InvalidOptionError, match="'NamedOnce' is already registered"):
+        make_exporting(PPO, formats=["torchscript"], name="NamedOnce")
+    assert get_trainable_cls("NamedOnce") is first
+
+    plain = make_exporting(TinyPPO)
+    with caplog.at_level("WARNING", logger="exportable_trainers.export.factory"):
+        other = make_exporting(TinyPPO, verify=False)
+    assert other._name != plain._name and other._name in caplog.text
+    assert get_trainable_cls(plain._name) is plain
+    assert get_trainable_cls(other._name) is other
+
+    class Mine(other):
+        pass
+
+    assert Mine._name == "Mine"  # Tuner(Mine) registers Mine, not its parent's name

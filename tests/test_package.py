@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,3 +190,20 @@ def test_staging_publishes_only_complete_directories(tmp_path):
     with staged_directory(final) as staging:
         (staging / "b").write_text("3")
     assert sorted(p.name for p in final.iterdir()) == ["b"]
+
+
+def test_declared_python_versions_are_the_tested_ones():
+    """setup.cfg claims only Pythons this suite runs on (CI: 3.11); the running one is among them."""
+    import configparser
+    import sys
+
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).parents[1] / "setup.cfg")
+    lowest = cfg["options"]["python_requires"].strip().removeprefix(">=")
+    classifiers = [
+        line.rsplit("::", 1)[1].strip()
+        for line in cfg["metadata"]["classifiers"].splitlines()
+        if line.strip().startswith("Programming Language :: Python :: 3.")
+    ]
+    assert lowest == min(classifiers, key=lambda v: tuple(map(int, v.split("."))))
+    assert sys.version_info[:2] >= tuple(map(int, lowest.split(".")))

@@ -57,9 +57,40 @@ def size_bytes(path: str | os.PathLike) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def resolve_inside(export_dir: str | os.PathLike, relpath: str, what: str) -> Path:
+    """The path of ``relpath`` under ``export_dir``, refused if it leads outside.
+
+    Symlinks are resolved, for the path itself and for everything below it
+    when it is a directory, so a link to a file elsewhere is refused even when
+    that file has the recorded content.
+
+    Args:
+        export_dir: The export directory.
+        relpath: A path read from (or written into) its manifest.
+        what: What the path is, for the message (``files['onnx']``, ``readme``).
+
+    Raises:
+        ManifestError: The path is absolute, or it or a link below it resolves
+            outside ``export_dir``.
+    """
+    root = Path(export_dir).resolve()
+    if Path(relpath).is_absolute():
+        raise ManifestError(f"{root}: {what} path {relpath!r} is absolute; it must be relative")
+    path = root / relpath
+    below = sorted(path.rglob("*")) if path.is_dir() and not path.is_symlink() else []
+    for candidate in [path, *below]:
+        target = candidate.resolve()
+        if target != root and root not in target.parents:
+            raise ManifestError(
+                f"{root}: {what} path {relpath!r} leaves the export directory "
+                f"({candidate.relative_to(root)} resolves to {target})"
+            )
+    return path
+
+
 def file_record(export_dir: Path, relpath: str, **extra: Any) -> dict[str, Any]:
     """The ``files`` entry for one written artifact."""
-    full = export_dir / relpath
+    full = resolve_inside(export_dir, relpath, "written file")
     return {"path": relpath, "sha256": sha256_file(full), "bytes": size_bytes(full), **extra}
 
 
@@ -115,6 +146,13 @@ def validate_manifest(data: Any, source: str) -> dict[str, Any]:
             raise ManifestError(
                 f"{source}: files[{fmt!r}] path {rec['path']!r} leaves the export directory"
             )
+    readme = data.get("readme")
+    if readme is not None and (
+        not isinstance(readme, dict)
+        or not isinstance(readme.get("path"), str)
+        or not isinstance(readme.get("sha256"), str)
+    ):
+        raise ManifestError(f"{source}: 'readme' must have 'path' and 'sha256' strings")
     return data
 
 
@@ -131,6 +169,7 @@ def read_manifest(export_dir: str | os.PathLike) -> dict[str, Any]:
         raise ExportNotFoundError(f"{export_dir} is not a directory")
     if not path.is_file():
         raise ExportNotFoundError(f"{export_dir} holds no {MANIFEST_NAME}; it is not an export")
+    resolve_inside(export_dir, MANIFEST_NAME, "the manifest")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -145,7 +184,7 @@ def check_file(export_dir: str | os.PathLike, manifest: dict[str, Any], fmt: str
         IntegrityError: The file is missing or its content changed.
     """
     rec = manifest["files"][fmt]
-    path = Path(export_dir) / rec["path"]
+    path = resolve_inside(export_dir, rec["path"], f"files[{fmt!r}]")
     if not path.exists():
         raise IntegrityError(f"{path} is listed in the manifest ({fmt}) but missing")
     digest = sha256_file(path)
@@ -163,6 +202,6 @@ def check_files(export_dir: str | os.PathLike, manifest: dict[str, Any]) -> None
         check_file(export_dir, manifest, fmt)
     readme = manifest.get("readme")
     if readme:
-        path = Path(export_dir) / readme["path"]
+        path = resolve_inside(export_dir, readme["path"], "readme")
         if not path.is_file() or sha256_file(path) != readme["sha256"]:
             raise IntegrityError(f"{path} is missing or does not match its manifest")

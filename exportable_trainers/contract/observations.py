@@ -155,8 +155,10 @@ def _check_leaf(path: str, x: Any, space: spaces.Space, batched: bool) -> np.nda
         raise _fail(path, "is a scalar where a batch was expected", space)
     if tuple(got) != want:
         raise _fail(path, f"has shape {tuple(got)}, not {want}", space)
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise _fail(path, "contains NaN", space)
+    # The network's output on NaN or ±inf is NaN, never an action RLlib would take.
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        what = "NaN" if np.isnan(arr).any() else "+inf or -inf"
+        raise _fail(path, f"contains {what} (observations must be finite)", space)
     if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
         if arr.dtype.kind == "f" and not (
             np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import copyreg
+import logging
 import threading
 from typing import Any
 
@@ -17,10 +18,13 @@ from ..exceptions import InvalidOptionError
 from .mixin import ExportingMixin
 from .options import ExportOptions
 
+logger = logging.getLogger(__name__)
+
 _LOCK = threading.RLock()
 _CLASSES: dict[tuple, type] = {}  # (base, name, options) -> class
 _BY_QUALNAME: dict[str, type] = {}  # module-level names, for pickling by reference
 _METACLASSES: dict[type, type] = {}
+_TUNE_NAMES: dict[str, tuple] = {}  # name registered with Tune -> the key of its class
 
 
 def _rebuild(base: type, name: str, defaults: dict[str, Any]) -> type:
@@ -38,6 +42,13 @@ class _ExportingMeta(abc.ABCMeta):
     Module-level so that Ray can pickle it by reference when it ships a
     subclass (Tune's actor wrapper) by value.
     """
+
+    @property
+    def _name(cls) -> str:
+        # Tune names a class trainable by its ``_name`` when it has one (else
+        # __name__): Tuner(cls) then uses the name make_exporting registered.
+        # Not inherited: a user's subclass is named by its own __name__.
+        return cls.__dict__.get("_tune_name", cls.__name__)
 
 
 copyreg.pickle(_ExportingMeta, _reduce_class)
@@ -92,7 +103,9 @@ def _unique_qualname(name: str) -> str:
     return f"{name}_{n}"
 
 
-def _make(base: type, name: str, options: ExportOptions, register: bool) -> type:
+def _make(
+    base: type, name: str, options: ExportOptions, register: bool, explicit: bool = False
+) -> type:
     key = (base, name, options)
     with _LOCK:
         cls = _CLASSES.get(key)
@@ -111,10 +124,35 @@ def _make(base: type, name: str, options: ExportOptions, register: bool) -> type
             _CLASSES[key] = cls
             _BY_QUALNAME[qualname] = cls
     if register:
-        from ray.tune.registry import register_trainable
-
-        register_trainable(name, cls)
+        _register_with_tune(cls, name, key, explicit)
     return cls
+
+
+def _register_with_tune(cls: type, name: str, key: tuple, explicit: bool) -> None:
+    from ray.tune.registry import register_trainable
+
+    with _LOCK:
+        earlier = _TUNE_NAMES.setdefault(name, key)
+        if earlier != key and explicit:
+            # Tune keeps one trainable per name: the second would silently replace the first.
+            raise InvalidOptionError(
+                f"make_exporting: name {name!r} is already registered with Tune for "
+                f"{earlier[0].__name__} with defaults {earlier[2].as_dict()}; this call asks "
+                f"for {key[0].__name__} with {key[2].as_dict()}. Give each a name of its own"
+            )
+        tune_name = name if earlier == key else cls.__qualname__
+        _TUNE_NAMES.setdefault(tune_name, key)
+    if tune_name != name:
+        logger.warning(
+            "make_exporting: %r already names a Tune trainable with other defaults (%s); "
+            "this class (%s) is registered with Tune as %r. Pass name= to choose the name.",
+            name,
+            earlier[2].as_dict(),
+            key[2].as_dict(),
+            tune_name,
+        )
+    cls._tune_name = tune_name
+    register_trainable(tune_name, cls)
 
 
 def make_exporting(algo: type | str, *, name: str | None = None, **defaults: Any) -> type:
@@ -124,7 +162,8 @@ def make_exporting(algo: type | str, *, name: str | None = None, **defaults: Any
         algo: An RLlib Algorithm subclass (e.g. ``PPO``), or its name as
             registered with RLlib or Tune (e.g. ``"PPO"``).
         name: Class name; default ``"Exporting" + algo's name``. The class is
-            registered with Tune under this name.
+            registered with Tune under this name; a default name already taken by
+            a class with other defaults gets a suffix (``ExportingPPO_2``, logged).
         **defaults: Default export options: ``formats``, ``policies``, ``verify``,
             ``on_error``, ``atol``, ``rtol`` (see ExportOptions). A run overrides
             them through ``config["exporting"]``.
@@ -134,13 +173,16 @@ def make_exporting(algo: type | str, *, name: str | None = None, **defaults: Any
         the same class.
 
     Raises:
-        InvalidOptionError: Unknown algorithm, option or format name.
+        InvalidOptionError: Unknown algorithm, option or format name, or a
+            ``name`` already registered for a class with other defaults.
     """
     options = ExportOptions.from_kwargs(defaults, "make_exporting()")
     base = _resolve(algo)
     # A class made here is re-made from its own base, not stacked on itself.
     base = base.__dict__.get("_export_base", base)
-    return _make(base, name or f"Exporting{base.__name__}", options, register=True)
+    explicit = name is not None
+    name = name or f"Exporting{base.__name__}"
+    return _make(base, name, options, register=True, explicit=explicit)
 
 
 def __getattr__(qualname: str) -> type:

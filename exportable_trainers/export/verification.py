@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..contract.formats import FORMATS
+from ..contract.manifest import resolve_inside
 from ..load.loader import ExportedPolicy
 from ..load.runtimes import load_runner
 
@@ -129,7 +130,7 @@ def verify_artifact(
         atol: Absolute tolerance.
         rtol: Relative tolerance.
     """
-    path = export_dir / manifest["files"][fmt]["path"]
+    path = resolve_inside(export_dir, manifest["files"][fmt]["path"], f"files[{fmt!r}]")
     spec = FORMATS.get(fmt)
     if spec is not None and spec.verify == "outputs":
         policy = ExportedPolicy(export_dir, manifest, fmt, load_runner(fmt, path, manifest))

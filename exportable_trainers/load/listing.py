@@ -139,7 +139,7 @@ def list_exports(path: str | os.PathLike, check_hashes: bool = True) -> list[Che
 
     Args:
         path: A Tune experiment directory, a trial directory, a checkpoint
-            directory, or its ``export`` directory.
+            directory, its ``export`` directory, or one policy's export directory.
         check_hashes: Recompute every file's sha256 and mark mismatches "corrupt".
 
     Raises:
@@ -150,12 +150,15 @@ def list_exports(path: str | os.PathLike, check_hashes: bool = True) -> list[Che
         raise ExportNotFoundError(f"{path} does not exist")
     results_cache: dict[Path, dict[int, dict]] = {}
     found = []
-    for root in _export_roots(path):
+    # One policy's export directory (what load_policy also accepts): that policy only.
+    single = (path / MANIFEST_NAME).is_file()
+    for root in [path.parent] if single else _export_roots(path):
         checkpoint = root.parent
         policies = {}
         for child in sorted(root.iterdir()):
             if (
-                child.is_dir()
+                (not single or child.name == path.name)
+                and child.is_dir()
                 and not child.name.startswith(".")
                 and (child / MANIFEST_NAME).exists()
             ):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..contract.actions import deterministic_action, leaves_of
-from ..contract.formats import FORMATS, by_preference
+from ..contract.formats import ALIASES, FORMATS, by_preference, normalize_format_names
 from ..contract.manifest import EXPORT_DIRNAME, MANIFEST_NAME, check_file, read_manifest
 from ..contract.observations import apply_steps, batch_to_leaves, nest_leaves, single_to_leaves
 from ..contract.spaces import space_from_dict
@@ -89,6 +89,8 @@ def _choose_format(manifest: dict, fmt: str | None, where: Path) -> str:
     files = manifest["files"]
     runnable = [f for f in files if f in FORMATS and FORMATS[f].runtime is not None]
     if fmt is not None:
+        (fmt,) = normalize_format_names(fmt)
+        fmt = ALIASES[fmt].get(manifest["framework"], fmt) if fmt in ALIASES else fmt
         if fmt not in files:
             raise InvalidOptionError(
                 f"{where} holds no {fmt!r} export; it holds: {', '.join(files) or 'nothing'}"
@@ -245,7 +247,7 @@ class ExportedPolicy:
             if (
                 arr.shape == self._box[0]
                 and arr.dtype.kind in "biuf"
-                and not (arr.dtype.kind == "f" and np.isnan(arr).any())
+                and not (arr.dtype.kind == "f" and not np.isfinite(arr).all())
             ):
                 return [arr.astype(self._box[1], copy=False)[None]]
         return single_to_leaves(self.observation_space, obs)

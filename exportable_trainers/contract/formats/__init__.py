@@ -10,6 +10,7 @@ validation runs anywhere (class creation, config parsing, the CLI) at no cost.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 
 from ...exceptions import InvalidOptionError
 from . import h5, keras, onnx, safetensors, savedmodel, torchscript
@@ -70,6 +71,12 @@ def register_format(fmt: Format) -> Format:
     """
     if fmt.name in FORMATS or fmt.name in (NATIVE_ALIAS, RAY_CHECKPOINT_FORMAT):
         raise InvalidOptionError(f"format {fmt.name!r} is already registered")
+    rel = PurePosixPath(fmt.path)
+    if rel.is_absolute() or len(rel.parts) != 1 or rel.name in ("", ".", ".."):
+        raise InvalidOptionError(
+            f"format {fmt.name!r}: path {fmt.path!r} must be one plain file or directory "
+            "name inside the export directory"
+        )
     unknown = sorted(set(fmt.written_by) - set(FRAMEWORKS))
     if unknown:
         raise InvalidOptionError(
