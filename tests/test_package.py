@@ -207,3 +207,21 @@ def test_declared_python_versions_are_the_tested_ones():
     ]
     assert lowest == min(classifiers, key=lambda v: tuple(map(int, v.split("."))))
     assert sys.version_info[:2] >= tuple(map(int, lowest.split(".")))
+
+
+@pytest.mark.parametrize(
+    "spec, scores",
+    [({"distribution": "categorical"}, "action_dist_inputs"), ({"distribution": None}, "q_values")],
+    ids=["logits", "q_values"],
+)
+def test_verification_excuses_exact_ties_only(spec, scores):
+    """An argmax over equal scores may pick either action; unequal scores may not differ."""
+    from exportable_trainers.export.verification import compare_outputs
+
+    tie = np.array([[0.5, 0.5, 0.1], [0.2, 0.9, 0.3]], np.float32)
+    reference = {"action": np.array([0, 1]), scores: tie}
+    other_choice = {"action": np.array([1, 1]), scores: tie}
+    assert compare_outputs(reference, other_choice, 1e-5, 1e-5, spec)["passed"]
+    wrong = {"action": np.array([0, 2]), scores: tie}
+    result = compare_outputs(reference, wrong, 1e-5, 1e-5, spec)
+    assert not result["passed"] and "differs in 1 of 2" in result["problems"][0]

@@ -32,9 +32,16 @@ def sample_state(state: list[dict], n: int, seed: int) -> dict[str, np.ndarray] 
 def _tie_explained(
     reference: dict[str, np.ndarray], spec: dict, rows: np.ndarray, got: np.ndarray, tol: float
 ) -> bool:
-    """Whether differing discrete actions come from logits equal within ``tol``."""
-    logits = reference.get("action_dist_inputs")
-    if logits is None or spec.get("distribution") not in ("categorical", "multi_categorical"):
+    """Whether differing discrete actions come from scores equal within ``tol``.
+
+    The scores are the logits of a categorical head, or the Q-values a
+    greedy module (DQN) takes the argmax of.
+    """
+    if spec.get("distribution") in ("categorical", "multi_categorical"):
+        logits = reference.get("action_dist_inputs")
+    else:
+        logits = reference.get("q_values")
+    if logits is None:
         return False
     want = np.asarray(reference["action"])
     lens = spec.get("input_lens") or [logits.shape[-1]]
