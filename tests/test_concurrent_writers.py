@@ -72,7 +72,5 @@ def test_two_writers_never_fail_each_other_and_leave_one_complete_export(tmp_pat
     assert not failures, failures
     assert all(model == manifest for model, manifest in seen), [s for s in seen if s[0] != s[1]]
     assert (final / "model.onnx").read_text() == (final / "manifest.json").read_text()
-    leftovers = [
-        p.name for p in final.parent.iterdir() if p.name != "default_policy"
-    ]
+    leftovers = [p.name for p in final.parent.iterdir() if p.name != "default_policy"]
     assert not leftovers, leftovers
