@@ -9,6 +9,7 @@ globally), via TensorFlow's eager_mode context.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,7 +233,9 @@ def _rebuild(
     model_class: Any, config: dict, weights: list[np.ndarray], why: str, advice: str
 ) -> Any:
     try:
-        model = model_class.from_config(config)
+        # Keras 3's from_config edits the dict it is given; each format gets its
+        # own copy, so writing one never changes what the next one sees.
+        model = model_class.from_config(copy.deepcopy(config))
     except (ValueError, TypeError, KeyError) as e:
         raise InvalidOptionError(f"{why} ({e}); {advice}") from None
     model.set_weights(weights)
