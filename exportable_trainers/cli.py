@@ -29,6 +29,16 @@ app = typer.Typer(
 )
 # Wide tables when piped to a file or program; the terminal's width otherwise.
 out = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _show(table: Table) -> None:
+    """Print a table; off a terminal at its natural width, so no cell is cut."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(width=100_000, soft_wrap=False).print(table)
+
+
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILURE = 1
@@ -139,7 +149,7 @@ def ls_command(
             ", ".join(sorted(statuses)),
             _fmt(_episode_return(e.metrics)),
         )
-    out.print(table)
+    _show(table)
 
 
 @app.command()
@@ -174,7 +184,7 @@ def inspect(
         for kind in ("inputs", "outputs"):
             for spec in m[kind]:
                 io.add_row(kind[:-1], spec["name"], str(spec["shape"]), spec["dtype"])
-        out.print(io)
+        _show(io)
         steps = ", ".join(s["op"] for s in m.get("preprocessing") or []) or "none"
         action = m["action"]
         source = f"{action.get('source', 'distribution')} {action.get('rllib_class', '')}".strip()
@@ -195,7 +205,7 @@ def inspect(
             if isinstance(diffs, dict) and diffs:
                 summary += f" (max diff {max(diffs.values()):.1e})"
             files.add_row(fmt, rec["path"], str(rec.get("bytes")), rec["sha256"][:12], summary)
-        out.print(files)
+        _show(files)
         for fmt, error in (m.get("errors") or {}).items():
             out.print(f"[red]{fmt} failed:[/red] {error}", highlight=False)
 
@@ -264,18 +274,19 @@ def export(
 ) -> None:
     """Add exports to checkpoints written earlier (needs Ray). Idempotent."""
     from .export.options import ExportOptions
-    from .export.posthoc import already_exported, check_rllib_checkpoint, export_checkpoints
+    from .export.posthoc import check_rllib_checkpoint, export_checkpoints, plan_export
 
     options = ExportOptions(formats=_csv(formats), policies=_csv(policies), on_error="warn")
     todo = []
     for checkpoint in checkpoints:
         check_rllib_checkpoint(checkpoint)
-        if not force and already_exported(checkpoint, options.formats, options.policies):
+        planned = plan_export(checkpoint, options, force)
+        if planned is None:
             out.print(f"already exported: {checkpoint} (use --force to replace)", highlight=False)
         else:
-            todo.append(checkpoint)
+            todo.append((checkpoint, planned))
     failed = 0
-    for checkpoint, pid, manifest in export_checkpoints(todo, options):
+    for checkpoint, pid, manifest in export_checkpoints(todo):
         ok = manifest["status"] == "ok"
         failed += not ok
         written = ", ".join(manifest["files"]) or "nothing"
@@ -335,13 +346,20 @@ def evaluate(
             r.checkpoint.name,
             _fmt(r.training_iteration),
             _fmt(r.env_steps),
-            r.format,
-            f"{r.mean:.2f} ± {r.std:.2f}",
+            r.format or "-",
+            f"{r.mean:.2f} ± {r.std:.2f}" if r.problem is None else f"NOT EVALUATED: {r.problem}",
         )
-    out.print(table)
+    _show(table)
     if plot is not None:
         plot_returns(results, plot, title=f"{env}: exported policy at each checkpoint")
         out.print(f"wrote {plot}", highlight=False)
+    bad = [r for r in results if r.problem is not None]
+    if bad:
+        err.print(
+            f"error: {len(bad)} of {len(results)} checkpoint(s) could not be evaluated",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_FAILURE)
 
 
 EXIT_USAGE = 2

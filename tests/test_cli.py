@@ -47,6 +47,8 @@ def test_ls_lists_checkpoints_by_iteration(experiment):
     out = cli("ls", experiment)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("default_policy") == 2
+    for checkpoint in _checkpoints(experiment):  # whole names, though stdout is no terminal
+        assert str(checkpoint.relative_to(experiment)) in out.stdout, out.stdout
     rows = json.loads(cli("ls", experiment, "--json").stdout)
     assert [r["training_iteration"] for r in rows] == [1, 2]
     assert all(r["policies"]["default_policy"]["verified"] for r in rows)
@@ -105,6 +107,22 @@ def test_evaluate_prints_a_row_per_checkpoint_and_writes_a_plot(experiment, tmp_
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_evaluate_reports_a_corrupt_checkpoint_as_a_row_and_evaluates_the_rest(experiment, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(experiment, copy)
+    first, second = _checkpoints(copy)
+    model = first / "export" / "default_policy" / "model.onnx"
+    model.write_bytes(model.read_bytes()[:-10])
+    plot = tmp_path / "returns.png"
+    out = cli("evaluate", copy, "--env", "CartPole-v1", "--episodes", "1", "--plot", plot)
+    assert out.returncode == 1, out.stdout + out.stderr
+    rows = {line.split()[1]: line for line in out.stdout.splitlines() if "checkpoint_" in line}
+    assert "NOT EVALUATED" in rows[first.name] and "model.onnx" in rows[first.name], out.stdout
+    assert "NOT EVALUATED" not in rows[second.name] and "±" in rows[second.name], out.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stderr.strip() == "error: 1 of 2 checkpoint(s) could not be evaluated"
+
+
 @pytest.mark.parametrize("stack", ["new", "old"])
 def test_export_adds_exports_to_plain_rllib_checkpoints_idempotently(stack, ray_session, tmp_path):
     from ray.rllib.algorithms.ppo import PPO
@@ -128,6 +146,12 @@ def test_export_adds_exports_to_plain_rllib_checkpoints_idempotently(stack, ray_
     replaced = json.loads((checkpoint / "export" / "default_policy" / "manifest.json").read_text())
     assert set(replaced["files"]) == {"onnx"}
     assert [p.name for p in (checkpoint / "export").iterdir()] == ["default_policy"]
+
+    # A format the export lacks is added; the ones it has stay.
+    added = cli("export", checkpoint, "--formats", "onnx,safetensors")
+    assert added.returncode == 0 and "already exported" not in added.stdout, added.stdout
+    grown = json.loads((checkpoint / "export" / "default_policy" / "manifest.json").read_text())
+    assert set(grown["files"]) == {"onnx", "safetensors"} and grown["status"] == "ok"
 
 
 @pytest.mark.parametrize(

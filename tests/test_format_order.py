@@ -51,7 +51,10 @@ def test_every_order_of_formats_writes_the_same_verified_files(
             algo.export_policies(checkpoint, algo.export_options.replace(formats=order))
             export_dir = checkpoint / EXPORT_DIRNAME / "default_policy"
             manifest = json.loads((export_dir / MANIFEST_NAME).read_text())
-            assert manifest["status"] == "ok" and not manifest["errors"], (order, manifest["errors"])
+            assert manifest["status"] == "ok" and not manifest["errors"], (
+                order,
+                manifest["errors"],
+            )
             assert sorted(manifest["files"]) == sorted(every), order
             assert all(manifest["verification"][f]["passed"] for f in every), order
             actions = {

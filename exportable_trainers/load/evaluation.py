@@ -9,9 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import ExportNotFoundError, InvalidOptionError
+from ..exceptions import (
+    ArtifactLoadError,
+    ExportNotFoundError,
+    InvalidOptionError,
+    ManifestError,
+    MissingRuntimeError,
+)
 from .listing import list_exports
 from .loader import ExportedPolicy, choose_policy, load_policy
+
+# What makes one checkpoint's export unusable (not a mistake in the call).
+_UNUSABLE = (ManifestError, ArtifactLoadError, ExportNotFoundError, MissingRuntimeError)
 
 
 @dataclass
@@ -22,25 +31,28 @@ class EvaluationResult:
         checkpoint: The checkpoint directory.
         training_iteration: Its iteration.
         env_steps: Env steps sampled until then.
-        returns: Undiscounted return of each episode.
-        format: The format that was run.
+        returns: Undiscounted return of each episode (empty when it could not run).
+        format: The format that was run (None when none could be).
+        problem: Why this checkpoint could not be evaluated (a corrupt file, a
+            failed export), or None.
     """
 
     checkpoint: Path
     training_iteration: int | None
     env_steps: int | None
     returns: list[float]
-    format: str
+    format: str | None
+    problem: str | None = None
 
     @property
     def mean(self) -> float:
-        """Mean episode return."""
-        return float(np.mean(self.returns))
+        """Mean episode return (NaN when it could not run)."""
+        return float(np.mean(self.returns)) if self.returns else float("nan")
 
     @property
     def std(self) -> float:
-        """Standard deviation of the episode returns."""
-        return float(np.std(self.returns))
+        """Standard deviation of the episode returns (NaN when it could not run)."""
+        return float(np.std(self.returns)) if self.returns else float("nan")
 
 
 def make_env(env_id: str):
@@ -110,16 +122,18 @@ def evaluate_exports(
         progress: Called with (episodes done, episodes in total).
 
     Raises:
-        ExportNotFoundError: No complete export under ``path``.
+        ExportNotFoundError: No export under ``path``. A checkpoint whose
+            export is corrupt, failed or cannot run is a result with its
+            ``problem`` instead.
         InvalidOptionError: Bad episodes count or mismatching env.
         PolicySelectionError: Several policies and no policy_id, or an unknown one.
     """
     if episodes < 1:
         raise InvalidOptionError(f"episodes must be >= 1, got {episodes}")
     make_env(env_id).close()  # fail on a bad env id before loading anything
-    entries = [e for e in list_exports(path) if any(p.formats for p in e.policies.values())]
+    entries = list_exports(path)
     if not entries:
-        raise ExportNotFoundError(f"no loadable export under {path}")
+        raise ExportNotFoundError(f"no export under {path}")
     results, total = [], len(entries) * episodes
     counter = {"done": 0}
 
@@ -129,15 +143,18 @@ def evaluate_exports(
             progress(counter["done"], total)
 
     for entry in entries:
-        policy = load_policy(
-            entry.checkpoint, choose_policy(entry.checkpoint, entry.policy_ids, policy_id), format
-        )
+        pid = choose_policy(entry.checkpoint, entry.policy_ids, policy_id)
+        row = (entry.checkpoint, entry.training_iteration, entry.env_steps)
+        try:
+            policy = load_policy(entry.checkpoint, pid, format)
+        except _UNUSABLE as e:
+            # One bad checkpoint does not hide the others: it becomes a row with its reason.
+            problem = entry.policies[pid].problem or str(e)
+            results.append(EvaluationResult(*row, [], None, f"{type(e).__name__}: {problem}"))
+            counter["done"] += episodes
+            continue
         returns = run_episodes(policy, env_id, episodes, seed, tick)
-        results.append(
-            EvaluationResult(
-                entry.checkpoint, entry.training_iteration, entry.env_steps, returns, policy.format
-            )
-        )
+        results.append(EvaluationResult(*row, returns, policy.format))
     return results
 
 
@@ -152,6 +169,7 @@ def plot_returns(results: list[EvaluationResult], path: str | os.PathLike, title
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = [r for r in results if r.problem is None]
     x = [r.training_iteration for r in results]
     mean = np.array([r.mean for r in results])
     std = np.array([r.std for r in results])
