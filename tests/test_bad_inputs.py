@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from exportable_trainers import (
+    ArtifactLoadError,
     ExportNotFoundError,
     ExportOptions,
     IntegrityError,
@@ -79,7 +80,45 @@ def _flip(path: Path) -> None:
     model.write_bytes(bytes(data))
 
 
+def _edit_files(checkpoint: Path, fmt: str, **changes) -> None:
+    manifest_path = _export(checkpoint) / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][fmt].update(changes)
+    for key in [k for k, v in changes.items() if v is None]:
+        del manifest["files"][fmt][key]
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def _symlink_outside(path: Path) -> None:
+    """model.onnx becomes a link to a same-content file outside the export directory."""
+    model = _export(path) / "model.onnx"
+    outside = path.parent / "elsewhere.onnx"
+    outside.write_bytes(model.read_bytes())
+    model.unlink()
+    model.symlink_to(outside)
+
+
+def _garbage_with_matching_sha(path: Path) -> None:
+    import hashlib
+
+    model = _export(path) / "model.onnx"
+    model.write_bytes(b"this is not an ONNX model" * 10)
+    _edit_files(path, "onnx", sha256=hashlib.sha256(model.read_bytes()).hexdigest())
+
+
+def _readme_outside(path: Path) -> None:
+    manifest_path = _export(path) / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest["readme"]["path"] = "../../../elsewhere.md"
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def _manifest_text(text: str):
+    return lambda c: (_export(c) / MANIFEST_NAME).write_text(text)
+
+
 GOOD = {"mode": 1, "pos": np.array([0.1, -0.2], np.float32)}
+BOX = "Box(-1.0, 1.0, (2,), float32)"
 
 # (id, prepare(copy) or None, action(copy), exception, names-the-bad-value, names-what-is-valid)
 CASES = [
@@ -272,6 +311,217 @@ CASES = [
     ),
 ]
 
+# The second catalogue: paths an attacker controls, manifests a tool mangled,
+# numbers a user mistyped.
+CASES += [
+    # --- paths read from the manifest
+    (
+        "artifact symlinked outside the export directory",
+        _symlink_outside,
+        lambda c: load_policy(c),
+        ManifestError,
+        "files['onnx'] path 'model.onnx' leaves the export directory",
+        "elsewhere.onnx",
+    ),
+    (
+        "absolute artifact path",
+        lambda c: _edit_files(c, "onnx", path="/etc/passwd"),
+        lambda c: load_policy(c),
+        ManifestError,
+        "'/etc/passwd'",
+        "leaves the export directory",
+    ),
+    (
+        "artifact path with ..",
+        lambda c: _edit_files(c, "onnx", path="../../model.onnx"),
+        lambda c: load_policy(c),
+        ManifestError,
+        "'../../model.onnx'",
+        "leaves the export directory",
+    ),
+    (
+        "README path escape",
+        _readme_outside,
+        lambda c: load_policy(c),
+        ManifestError,
+        "readme path '../../../elsewhere.md'",
+        "leaves the export directory",
+    ),
+    # --- mangled manifests
+    (
+        "manifest that is a JSON list, not an object",
+        _manifest_text("[1, 2, 3]"),
+        lambda c: load_policy(c),
+        ManifestError,
+        "got list",
+        "must be a JSON object",
+    ),
+    (
+        "manifest protocol that is not an integer",
+        lambda c: _edit_manifest(c, protocol="1"),
+        lambda c: load_policy(c),
+        ManifestError,
+        "got '1'",
+        "'protocol' must be an integer",
+    ),
+    (
+        "manifest without required keys",
+        _manifest_text('{"protocol": 1}'),
+        lambda c: load_policy(c),
+        ManifestError,
+        "lacks required key(s): policy_id",
+        "observation_space",
+    ),
+    (
+        "files that is not an object",
+        lambda c: _edit_manifest(c, files=["model.onnx"]),
+        lambda c: load_policy(c),
+        ManifestError,
+        "'files'",
+        "must map format names to file records",
+    ),
+    (
+        "file entry without sha256",
+        lambda c: _edit_files(c, "onnx", sha256=None),
+        lambda c: load_policy(c),
+        ManifestError,
+        "files['onnx']",
+        "must have 'path' and 'sha256' strings",
+    ),
+    (
+        "listed file missing",
+        lambda c: (_export(c) / "model.onnx").unlink(),
+        lambda c: load_policy(c, format="onnx"),
+        IntegrityError,
+        "model.onnx",
+        "listed in the manifest (onnx) but missing",
+    ),
+    (
+        "corrupt file whose sha256 matches",
+        _garbage_with_matching_sha,
+        lambda c: load_policy(c, format="onnx"),
+        ArtifactLoadError,
+        "cannot open",
+        "model.onnx",
+    ),
+    (
+        "unknown preprocessing op",
+        lambda c: _edit_manifest(c, preprocessing=[{"op": "frobnicate"}]),
+        lambda c: load_policy(c),
+        ManifestError,
+        "'frobnicate'",
+        "knows: flatten, mean_std",
+    ),
+    (
+        "export that failed when it was written",
+        lambda c: _edit_manifest(c, files={}, status="failed", errors={"onnx": "boom"}),
+        lambda c: load_policy(c),
+        ManifestError,
+        "failed when it was written",
+        "onnx: boom",
+    ),
+    # --- load_policy arguments
+    (
+        "policy id with separators at load",
+        None,
+        lambda c: load_policy(c, policy_id="../default_policy"),
+        PolicySelectionError,
+        "'../default_policy'",
+        "it holds: 'default_policy'",
+    ),
+    (
+        "unknown format at load",
+        None,
+        lambda c: load_policy(c, format="h6"),
+        InvalidOptionError,
+        "'h6'",
+        "valid formats: h5, keras, onnx",
+    ),
+    (
+        "weights-only format at load",
+        None,
+        lambda c: load_policy(c, format="safetensors"),
+        InvalidOptionError,
+        "'safetensors' holds weights only",
+        "loadable formats here: onnx, torchscript",
+    ),
+    (
+        "format that is not a name",
+        None,
+        lambda c: load_policy(c, format=5),
+        InvalidOptionError,
+        "5",
+        "valid formats",
+    ),
+    (
+        "path that is a file",
+        lambda c: (c / "afile").write_text("x"),
+        lambda c: load_policy(c / "afile"),
+        ExportNotFoundError,
+        "afile",
+        "is not a directory",
+    ),
+    # --- numbers
+    (
+        "+inf in an observation",
+        None,
+        lambda c: load_policy(c).compute_action({"mode": 1, "pos": [np.inf, 0.0]}),
+        ObservationError,
+        "contains +inf or -inf",
+        BOX,
+    ),
+    (
+        "-inf in a batch",
+        None,
+        lambda c: load_policy(c).compute_actions([GOOD, {"mode": 1, "pos": [0.0, -np.inf]}]),
+        ObservationError,
+        "contains +inf or -inf",
+        BOX,
+    ),
+    (
+        "inf in a batched array",
+        None,
+        lambda c: load_policy(c).forward(
+            {"mode": np.array([1]), "pos": np.array([[np.inf, 0]], np.float32)}
+        ),
+        ObservationError,
+        "contains +inf or -inf",
+        BOX,
+    ),
+    (
+        "non-integer value for a Discrete leaf",
+        None,
+        lambda c: load_policy(c).compute_action({"mode": 1.5, "pos": [0, 0]}),
+        ObservationError,
+        "non-integer values",
+        "Discrete(3)",
+    ),
+    (
+        "negative Discrete value",
+        None,
+        lambda c: load_policy(c).compute_action({"mode": -1, "pos": [0, 0]}),
+        ObservationError,
+        "values outside the space",
+        "Discrete(3)",
+    ),
+    (
+        "a string where a Dict observation belongs",
+        None,
+        lambda c: load_policy(c).compute_action("observation"),
+        ObservationError,
+        "str",
+        "Dict(",
+    ),
+    (
+        "state given to a stateless policy",
+        None,
+        lambda c: load_policy(c).forward([GOOD], state={"h": np.zeros((1, 4))}),
+        ObservationError,
+        "takes no state",
+        "state=None",
+    ),
+]
+
 
 def make_exporting_ppo(**defaults):
     from ray.rllib.algorithms.ppo import PPO
@@ -297,8 +547,8 @@ def test_bad_input(checkpoint, tmp_path, prepare, action, error, bad, valid):
     assert _tree_hash(tmp_path) == before, "the failed call changed a file"
 
 
-def test_catalogue_has_at_least_twenty_cases():
-    assert len(CASES) >= 20
+def test_catalogue_has_at_least_forty_cases():
+    assert len(CASES) >= 40
 
 
 def test_good_observation_still_works(checkpoint):

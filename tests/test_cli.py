@@ -107,7 +107,9 @@ def test_evaluate_prints_a_row_per_checkpoint_and_writes_a_plot(experiment, tmp_
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_evaluate_reports_a_corrupt_checkpoint_as_a_row_and_evaluates_the_rest(experiment, tmp_path):
+def test_evaluate_reports_a_corrupt_checkpoint_as_a_row_and_evaluates_the_rest(
+    experiment, tmp_path
+):
     copy = tmp_path / "copy"
     shutil.copytree(experiment, copy)
     first, second = _checkpoints(copy)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ExportNotFoundError, IntegrityError, ManifestError
+from .ops import STEPS
 
 MANIFEST_NAME = "manifest.json"
 PROTOCOL = 1
@@ -146,6 +147,15 @@ def validate_manifest(data: Any, source: str) -> dict[str, Any]:
             raise ManifestError(
                 f"{source}: files[{fmt!r}] path {rec['path']!r} leaves the export directory"
             )
+    steps = data.get("preprocessing") or []
+    if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+        raise ManifestError(f"{source}: 'preprocessing' must be a list of step objects")
+    unknown = [step.get("op") for step in steps if step.get("op") not in STEPS]
+    if unknown:
+        raise ManifestError(
+            f"{source}: unknown preprocessing step(s) {', '.join(map(repr, unknown))}; "
+            f"this exportable_trainers knows: {', '.join(STEPS)}"
+        )
     readme = data.get("readme")
     if readme is not None and (
         not isinstance(readme, dict)
@@ -153,6 +163,10 @@ def validate_manifest(data: Any, source: str) -> dict[str, Any]:
         or not isinstance(readme.get("sha256"), str)
     ):
         raise ManifestError(f"{source}: 'readme' must have 'path' and 'sha256' strings")
+    if readme is not None and (
+        Path(readme["path"]).is_absolute() or ".." in Path(readme["path"]).parts
+    ):
+        raise ManifestError(f"{source}: readme path {readme['path']!r} leaves the export directory")
     return data
 
 

@@ -215,6 +215,10 @@ def mean_std_arrays(step: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(step["mean"], np.float32), np.asarray(step["denom"], np.float32)
 
 
+# The preprocessing steps a manifest may name, in the order preprocess() knows them.
+STEPS = ("flatten", "mean_std")
+
+
 def preprocess(
     b: Backend, steps: list[dict], leaves: list[Any], constant: Constant | None = None
 ) -> Any:
@@ -249,7 +253,7 @@ def preprocess(
             )
             state = [x]
         else:
-            raise ManifestError(f"unknown preprocessing step {op!r}; known: flatten, mean_std")
+            raise ManifestError(f"unknown preprocessing step {op!r}; known: {', '.join(STEPS)}")
     if len(state) != 1:
         raise ManifestError("several observation leaves but no flatten step")
     return state[0]

@@ -176,6 +176,12 @@ class ExportedPolicy:
 
     def _state_feeds(self, state: dict[str, Any] | None, n: int) -> dict[str, np.ndarray]:
         if not self._state_entries:
+            if state:  # {} is what initial_state() gives a stateless policy
+                raise ObservationError(
+                    f"this policy takes no state (it is not recurrent); got state keys "
+                    f"{sorted(state) if isinstance(state, dict) else type(state).__name__}; "
+                    "pass state=None"
+                )
             return {}
         if state is None:
             state = self.initial_state(n)
