@@ -49,6 +49,20 @@ TF_INSTALLED = all(
 )
 
 
+def pytest_configure(config):
+    """Import TensorFlow, eager, before RLlib can in sessions that are not the tf1 one.
+
+    RLlib's try_import_tf switches TensorFlow to graph mode (disable_v2_behavior)
+    when it is the first to import it, which a torch test triggers; the tf2 and
+    eager tests that run later in the same session then see symbolic tensors.
+    """
+    if TF_INSTALLED and (config.option.markexpr or "").strip() != "tf1":
+        from exportable_trainers.export.tf.setup import ensure_legacy_keras
+
+        ensure_legacy_keras()
+        import tensorflow  # noqa: F401
+
+
 def pytest_collection_modifyitems(config, items):
     """Keep framework="tf" (graph mode) tests out of sessions that were not asked for them.
 

@@ -7,8 +7,10 @@ directories are hashed before and after each case.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from exportable_trainers import (
     ManifestError,
     ObservationError,
     PolicySelectionError,
+    list_exports,
     load_policy,
     make_exporting,
 )
@@ -547,8 +550,161 @@ def test_bad_input(checkpoint, tmp_path, prepare, action, error, bad, valid):
     assert _tree_hash(tmp_path) == before, "the failed call changed a file"
 
 
+@pytest.fixture(scope="module")
+def lstm_checkpoint(ray_session, tmp_path_factory) -> Path:
+    """A checkpoint of a new-stack LSTM PPO on CartPole (state h, c of size 8)."""
+    from ray.rllib.algorithms.ppo import PPO
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    config = ppo_config("CartPole-v1").rl_module(
+        model_config=DefaultModelConfig(use_lstm=True, lstm_cell_size=8, max_seq_len=4)
+    )
+    algo = make_exporting(PPO, on_error="raise")(config=config)
+    algo.train()
+    path = Path(algo.save(str(tmp_path_factory.mktemp("catalogue-lstm"))).checkpoint.path)
+    algo.stop()
+    return path
+
+
+OBS4 = [np.zeros(4, np.float32)]
+# (id, state for a batch of one CartPole observation, names-the-bad-value, names-what-is-valid)
+H = np.zeros((1, 1, 8))  # batch, layers, cell
+RECURRENT_CASES = [
+    ("state keys misspelled", {"hh": H, "c": H}, "'hh'", "['c', 'h']"),
+    ("state key missing", {"h": H}, "got ['h']", "keys ['c', 'h']"),
+    (
+        "state of the wrong size",
+        {"h": np.zeros((1, 1, 9)), "c": H},
+        "'h' has shape (1, 1, 9)",
+        "expected (1, 1, 8)",
+    ),
+    (
+        "state for another batch size",
+        {"h": np.zeros((3, 1, 8)), "c": np.zeros((3, 1, 8))},
+        "has shape (3, 1, 8)",
+        "for a batch of 1",
+    ),
+    ("state that is not a dict", [H, H], "got list", "keys ['c', 'h']"),
+]
+
+
+@pytest.mark.parametrize(
+    "state, bad, valid", [c[1:] for c in RECURRENT_CASES], ids=[c[0] for c in RECURRENT_CASES]
+)
+def test_bad_recurrent_state(lstm_checkpoint, tmp_path, state, bad, valid):
+    copy = _copy(lstm_checkpoint, tmp_path)
+    before = _tree_hash(tmp_path)
+    policy = load_policy(copy)
+    assert sorted(policy.initial_state()) == ["c", "h"]
+    with pytest.raises(ObservationError) as info:
+        policy.forward(OBS4, state=state)
+    message = str(info.value)
+    assert bad in message and valid in message, message
+    assert _tree_hash(tmp_path) == before
+
+
+def _fail_with(code: int):
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    return fail
+
+
+@pytest.fixture(scope="module")
+def live(ray_session):
+    """A trained algorithm exporting under on_error="warn"."""
+    from ray.rllib.algorithms.ppo import PPO
+
+    algo = make_exporting(PPO, on_error="warn")(config=ppo_config("CartPole-v1"))
+    algo.train()
+    yield algo
+    algo.stop()
+
+
+def _block_with_a_file(target: Path, monkeypatch) -> None:
+    target.mkdir()
+    (target / EXPORT_DIRNAME).write_text("a file where the export directory belongs")
+
+
+def _disk_full_at_flush(target: Path, monkeypatch) -> None:
+    from exportable_trainers.export import staging
+
+    monkeypatch.setattr(staging, "_fsync_tree", _fail_with(errno.ENOSPC))
+
+
+def _permission_denied_at_manifest(target: Path, monkeypatch) -> None:
+    from exportable_trainers.export import pipeline
+
+    monkeypatch.setattr(pipeline, "write_manifest", _fail_with(errno.EACCES))
+
+
+# (id, prepare(target, monkeypatch), what the warning names)
+WRITE_FAULTS = [
+    ("a file named export blocks the directory", _block_with_a_file, "export"),
+    ("ENOSPC while the export is flushed", _disk_full_at_flush, "No space left on device"),
+    ("EACCES while the manifest is written", _permission_denied_at_manifest, "Permission denied"),
+]
+
+
+@pytest.mark.parametrize(
+    "prepare, named", [c[1:] for c in WRITE_FAULTS], ids=[c[0] for c in WRITE_FAULTS]
+)
+def test_write_fault_keeps_the_checkpoint_hides_the_export_and_training_goes_on(
+    live, tmp_path, monkeypatch, caplog, prepare, named
+):
+    target = tmp_path / "ckpt"
+    prepare(target, monkeypatch)
+    with caplog.at_level("WARNING", logger="exportable_trainers"):
+        checkpoint = Path(live.save(str(target)).checkpoint.path)
+    assert named in caplog.text, caplog.text
+    assert (checkpoint / "rllib_checkpoint.json").is_file()
+    assert (checkpoint / "algorithm_state.pkl").is_file()
+    assert list_exports(checkpoint) == []  # nothing half-written is visible
+    export = checkpoint / EXPORT_DIRNAME
+    if export.is_dir():
+        assert [p.name for p in export.iterdir()] == [], "a staging leftover stayed"
+    monkeypatch.undo()
+    before = live.iteration
+    live.train()
+    assert live.iteration == before + 1
+    restored = type(live).from_checkpoint(str(checkpoint))  # RLlib's checkpoint is intact
+    try:
+        assert restored.iteration == before
+    finally:
+        restored.stop()
+
+
+def test_float64_and_int_observations_act_like_float32(checkpoint):
+    policy = load_policy(checkpoint)
+    rng = np.random.default_rng(0)
+    pos = rng.uniform(-1, 1, (32, 2)).astype(np.float32)
+    mode = rng.integers(0, 3, 32)
+    want = policy.compute_actions({"mode": mode, "pos": pos})
+    as64 = policy.compute_actions({"mode": mode.astype(np.float64), "pos": pos.astype(np.float64)})
+    np.testing.assert_array_equal(as64, want)
+    singles = [
+        policy.compute_action({"mode": int(m), "pos": p.astype(np.float64)})
+        for m, p in zip(mode, pos)
+    ]
+    np.testing.assert_array_equal(singles, want)
+    corners = np.array([[-1, 1], [0, 0], [1, -1]])  # ints: exactly representable in float32
+    np.testing.assert_array_equal(
+        policy.compute_actions({"mode": np.array([0, 1, 2]), "pos": corners}),
+        policy.compute_actions({"mode": np.array([0, 1, 2]), "pos": corners.astype(np.float32)}),
+    )
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_empty_batch_gives_an_empty_result(checkpoint, fmt):
+    policy = load_policy(checkpoint, format=fmt)
+    assert policy.compute_actions([]).shape == (0,)
+    empty = {"mode": np.zeros(0, np.int64), "pos": np.zeros((0, 2), np.float32)}
+    outs = policy.forward(empty)
+    assert outs["action"].shape == (0,) and outs["action_dist_inputs"].shape == (0, 3)
+
+
 def test_catalogue_has_at_least_forty_cases():
-    assert len(CASES) >= 40
+    assert len(CASES) + len(RECURRENT_CASES) + len(WRITE_FAULTS) >= 40
 
 
 def test_good_observation_still_works(checkpoint):

@@ -226,7 +226,11 @@ def batch_to_leaves(space: spaces.Space, batch: Any) -> list[np.ndarray]:
     """
     if isinstance(batch, list):
         if not batch:
-            raise ObservationError(f"empty batch; expected elements of {space}")
+            # No observations: zero rows of each leaf, so the result is empty too.
+            return [
+                np.zeros((0, *leaf_shape(leaf)), leaf_dtype(leaf))
+                for _, leaf in observation_leaves(space)
+            ]
         singles = []
         for i, obs in enumerate(batch):
             try:

@@ -24,6 +24,11 @@ from ..exceptions import ManifestError
 Constant = Callable[[str, np.ndarray], Any]
 
 
+def _width(shape: Sequence[Any]) -> int:
+    """Elements per row: the product of every axis after the batch axis (all known)."""
+    return int(np.prod([int(d) for d in shape[1:]]))
+
+
 class Backend:
     """The array primitives the operations use; numpy's (the loader's) by default."""
 
@@ -42,7 +47,8 @@ class Backend:
     def rows(self, x: Any, width: int | None = None) -> Any:
         """``x`` as a [batch, width] matrix (width: everything after the batch axis)."""
         x = np.asarray(x)
-        return x.reshape(x.shape[0], -1 if width is None else width)
+        # Spelled out, not -1: a batch of zero rows has no size to infer it from.
+        return x.reshape(x.shape[0], _width(x.shape) if width is None else width)
 
     def reshape(self, x: Any, shape: Sequence[int]) -> Any:
         """``x`` as [batch, *shape]."""
@@ -91,7 +97,7 @@ class TorchBackend(Backend):
         return x.to(like.dtype)
 
     def rows(self, x: Any, width: int | None = None) -> Any:
-        return x.reshape(x.shape[0], -1 if width is None else width)
+        return x.reshape(x.shape[0], _width(x.shape) if width is None else width)
 
     def reshape(self, x: Any, shape: Sequence[int]) -> Any:
         return x.reshape([x.shape[0], *shape])
@@ -139,9 +145,7 @@ class TfBackend(Backend):
         import tensorflow as tf
 
         # The batch axis is the only unknown one: TF needs the width spelled out.
-        if width is None:
-            width = int(np.prod([int(d) for d in x.shape[1:]]))
-        return tf.reshape(x, [-1, width])
+        return tf.reshape(x, [-1, _width(x.shape) if width is None else width])
 
     def reshape(self, x: Any, shape: Sequence[int]) -> Any:
         import tensorflow as tf

@@ -207,6 +207,10 @@ class ExportedPolicy:
         if self._whole:
             feeds = dict(zip(self._obs_inputs, leaves))
             feeds.update(self._state_feeds(state, n))
+            if self._one_at_a_time and n == 0:
+                # A graph traced for one row: run one and keep none of it.
+                one = {k: np.zeros((1, *v.shape[1:]), v.dtype) for k, v in feeds.items()}
+                return {k: v[:0] for k, v in self._runner.run(one, outputs).items()}
             if self._one_at_a_time and n != 1:
                 rows = [
                     self._runner.run({k: v[i : i + 1] for k, v in feeds.items()}, outputs)
