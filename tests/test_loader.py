@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import venv
@@ -53,6 +54,39 @@ def test_checkpoint_export_dir_and_policy_dir_all_load(checkpoint):
         policy = load_policy(where)
         assert policy.policy_id == "default_policy" and policy.format == "onnx"
     assert load_policy(path, format="torchscript").format == "torchscript"
+
+
+@pytest.mark.parametrize(
+    "spelling, fmt",
+    [
+        ("ONNX", "onnx"),
+        (" Onnx ", "onnx"),
+        ("TorchScript", "torchscript"),
+        ("model", "torchscript"),
+    ],
+)
+def test_format_names_are_spelled_as_export_options_accept_them(checkpoint, spelling, fmt):
+    """The native alias "model" is the framework's native format (torchscript for torch)."""
+    _, path = checkpoint
+    assert load_policy(path, format=spelling).format == fmt
+
+
+def test_list_exports_accepts_every_path_load_policy_accepts(checkpoint, tmp_path):
+    from exportable_trainers import list_exports
+
+    _, path = checkpoint
+    copy = _copy(path, tmp_path)
+    blue = copy / "export" / "player_blue"
+    shutil.copytree(copy / "export" / "default_policy", blue)
+    manifest = json.loads((blue / MANIFEST_NAME).read_text())
+    (blue / MANIFEST_NAME).write_text(json.dumps({**manifest, "policy_id": "player_blue"}))
+    for where, ids in (
+        (copy, ["default_policy", "player_blue"]),
+        (copy / "export", ["default_policy", "player_blue"]),
+        (blue, ["player_blue"]),
+    ):
+        (entry,) = list_exports(where)
+        assert entry.checkpoint == copy and sorted(entry.policy_ids) == ids, where
 
 
 def test_several_policies_need_a_policy_id(checkpoint, tmp_path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +116,47 @@ def test_failed_format_under_raise_fails_the_save_but_not_the_checkpoint(
         _restores(target)
     finally:
         algo.stop()
+
+
+def test_an_exporting_save_writes_what_rllib_writes_and_only_adds_export(
+    ray_session, tmp_path, monkeypatch
+):
+    """Compared with a plain RLlib save: the same files outside ``export/``, unchanged by it."""
+    from ray.rllib.algorithms.ppo import PPO
+
+    def files(root: Path) -> dict[str, str]:
+        return {
+            p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+
+    config = ppo_config("CartPole-v1")
+    plain = PPO(config=config)
+    try:
+        plain.train()
+        rllib_files = files(Path(plain.save(str(tmp_path / "plain")).checkpoint.path))
+    finally:
+        plain.stop()
+
+    algo = make_exporting(PPO, on_error="raise")(config=config)
+    before_export = {}
+    original = type(algo).export_policies
+
+    def export_policies(self, checkpoint_dir, options=None):
+        before_export.update(files(Path(checkpoint_dir)))  # what RLlib wrote, as it wrote it
+        return original(self, checkpoint_dir, options)
+
+    monkeypatch.setattr(type(algo), "export_policies", export_policies)
+    try:
+        algo.train()
+        after = files(Path(algo.save(str(tmp_path / "exporting")).checkpoint.path))
+    finally:
+        algo.stop()
+    outside = {k: v for k, v in after.items() if not k.startswith(f"{EXPORT_DIRNAME}/")}
+    assert sorted(outside) == sorted(rllib_files)  # the same files as a plain RLlib save
+    assert outside == before_export  # and the export changed none of them
+    assert any(k.startswith(f"{EXPORT_DIRNAME}/default_policy/") for k in after)
 
 
 def test_failed_verification_drops_the_artifact_and_records_why(ray_session, tmp_path, caplog):
@@ -257,15 +300,27 @@ def test_keras3_file_with_a_lambda_layer_is_refused(export_dir, tmp_path):
         }
     }
     copy = _swap(export_dir, tmp_path, "keras", write, network)
-    with pytest.raises(ArtifactLoadError, match="cannot open"):
+    # Keras' safe mode refuses the Lambda by name; any other failure would not prove it.
+    with pytest.raises(ArtifactLoadError, match=r"cannot open .*model\.keras.*Lambda"):
         load_policy(copy, format="keras")
 
 
-def test_weights_are_read_with_safetensors_not_pickle(export_dir):
-    from safetensors.numpy import load_file
+def test_weights_are_read_with_safetensors_not_pickle(export_dir, tmp_path):
+    """The package's own weights reader (verification, ``verify``) refuses a planted pickle."""
+    import torch
 
-    weights = load_file(str(export_dir / "weights.safetensors"))
+    from exportable_trainers.contract.formats import FORMATS
+
+    read = FORMATS["safetensors"].read_weights
+    weights = read(export_dir / "weights.safetensors")
     assert weights and all(isinstance(v, np.ndarray) for v in weights.values())
+    marker = tmp_path / "code-ran"
+    planted = tmp_path / "weights.safetensors"
+    torch.save({"w": _Payload(marker)}, planted)  # a pickle with the safetensors name
+    with pytest.raises(Exception, match="header|Safetensor|invalid") as info:
+        read(planted)
+    assert "pickle" not in type(info.value).__module__
+    assert not marker.exists()
 
 
 def test_old_stack_export_holds_the_policy_lock(ray_session, tmp_path, monkeypatch):
@@ -278,8 +333,18 @@ def test_old_stack_export_holds_the_policy_lock(ray_session, tmp_path, monkeypat
     original = checkpoint_export.export_policy
 
     def export_policy(build, policy_id, *args, **kwargs):
-        # RLock._is_owned: True only in the thread that holds the lock.
-        held.append(algo.get_policy(policy_id)._lock._is_owned())
+        # Another thread (the learner's) tries to take the policy lock mid-export.
+        lock, got = algo.get_policy(policy_id)._lock, []
+
+        def learner() -> None:
+            got.append(lock.acquire(timeout=0.5))
+            if got[-1]:
+                lock.release()
+
+        thread = threading.Thread(target=learner)
+        thread.start()
+        thread.join()
+        held.append(got == [False])
         return original(build, policy_id, *args, **kwargs)
 
     algo = make_exporting(PPO, on_error="raise")(config=ppo_config("CartPole-v1", stack="old"))
