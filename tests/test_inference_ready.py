@@ -85,7 +85,8 @@ def _feeds(space, observations):
 
 
 @settings(
-    max_examples=2,
+    max_examples=8,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

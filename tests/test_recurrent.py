@@ -147,7 +147,8 @@ def _rllib_step(algo, observations, state):
 
 @pytest.mark.parametrize("fmt", ["onnx", "native"])
 @settings(
-    max_examples=3,
+    max_examples=8,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -75,7 +75,8 @@ def trained(request, ray_session, tmp_path_factory):
 
 
 HYPOTHESIS = settings(
-    max_examples=2,
+    max_examples=8,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

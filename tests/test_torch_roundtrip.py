@@ -31,7 +31,8 @@ CASES = [
     ("old", "Pendulum-v1"),
 ]
 HYPOTHESIS = settings(
-    max_examples=3,
+    max_examples=12,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
