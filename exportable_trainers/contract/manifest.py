@@ -106,6 +106,19 @@ def write_manifest(export_dir: Path, manifest: dict[str, Any]) -> Path:
     return path
 
 
+def _check_record(rec: Any, what: str, source: str) -> None:
+    """A file record: ``path`` and ``sha256`` strings, the path relative and inside."""
+    if not (
+        isinstance(rec, dict)
+        and isinstance(rec.get("path"), str)
+        and isinstance(rec.get("sha256"), str)
+    ):
+        raise ManifestError(f"{source}: {what} must have 'path' and 'sha256' strings")
+    rel = Path(rec["path"])
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ManifestError(f"{source}: {what} path {rec['path']!r} leaves the export directory")
+
+
 def validate_manifest(data: Any, source: str) -> dict[str, Any]:
     """Check a parsed manifest against the protocol this package reads.
 
@@ -136,17 +149,7 @@ def validate_manifest(data: Any, source: str) -> dict[str, Any]:
     if not isinstance(data["files"], dict):
         raise ManifestError(f"{source}: 'files' must map format names to file records")
     for fmt, rec in data["files"].items():
-        if (
-            not isinstance(rec, dict)
-            or not isinstance(rec.get("path"), str)
-            or not isinstance(rec.get("sha256"), str)
-        ):
-            raise ManifestError(f"{source}: files[{fmt!r}] must have 'path' and 'sha256' strings")
-        rel = Path(rec["path"])
-        if rel.is_absolute() or ".." in rel.parts:
-            raise ManifestError(
-                f"{source}: files[{fmt!r}] path {rec['path']!r} leaves the export directory"
-            )
+        _check_record(rec, f"files[{fmt!r}]", source)
     steps = data.get("preprocessing") or []
     if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
         raise ManifestError(f"{source}: 'preprocessing' must be a list of step objects")
@@ -156,17 +159,8 @@ def validate_manifest(data: Any, source: str) -> dict[str, Any]:
             f"{source}: unknown preprocessing step(s) {', '.join(map(repr, unknown))}; "
             f"this exportable_trainers knows: {', '.join(STEPS)}"
         )
-    readme = data.get("readme")
-    if readme is not None and (
-        not isinstance(readme, dict)
-        or not isinstance(readme.get("path"), str)
-        or not isinstance(readme.get("sha256"), str)
-    ):
-        raise ManifestError(f"{source}: 'readme' must have 'path' and 'sha256' strings")
-    if readme is not None and (
-        Path(readme["path"]).is_absolute() or ".." in Path(readme["path"]).parts
-    ):
-        raise ManifestError(f"{source}: readme path {readme['path']!r} leaves the export directory")
+    if data.get("readme") is not None:
+        _check_record(data["readme"], "readme", source)
     return data
 
 
