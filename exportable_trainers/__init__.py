@@ -34,6 +34,7 @@ from .export.options import ExportOptions
 if TYPE_CHECKING:
     from .export.factory import make_exporting
     from .export.mixin import ExportingMixin
+    from .load.comparison import Comparison, StageComparison, compare_exports
     from .load.listing import CheckpointExports, PolicyExport, list_exports
     from .load.loader import ExportedPolicy, load_policy
 
@@ -45,11 +46,15 @@ _LAZY = {
     "list_exports": "load.listing",
     "CheckpointExports": "load.listing",
     "PolicyExport": "load.listing",
+    "compare_exports": "load.comparison",
+    "Comparison": "load.comparison",
+    "StageComparison": "load.comparison",
 }
 
 __all__ = [
     "ArtifactLoadError",
     "CheckpointExports",
+    "Comparison",
     "ExportFailedError",
     "ExportNotFoundError",
     "ExportOptions",
@@ -63,10 +68,12 @@ __all__ = [
     "ObservationError",
     "PolicyExport",
     "PolicySelectionError",
+    "StageComparison",
     "TensorFlowSetupError",
     "UnsupportedPolicyError",
     "VerificationError",
     "__version__",
+    "compare_exports",
     "list_exports",
     "load_policy",
     "make_exporting",

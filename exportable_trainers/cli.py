@@ -44,6 +44,13 @@ err = Console(stderr=True, soft_wrap=True)
 EXIT_FAILURE = 1
 
 
+def _exit_if(problems: Any, summary: str) -> None:
+    """After the whole report: one error line and exit 1 when there were problems."""
+    if problems:
+        err.print(f"error: {summary}", highlight=False)
+        raise typer.Exit(EXIT_FAILURE)
+
+
 def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn expected failures into 'error: ...' and exit code 1, not a traceback."""
 
@@ -88,6 +95,32 @@ def _relative(path: Path, root: Path) -> str:
 
 def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+ENV_HELP = (
+    "A gymnasium id (CartPole-v1) or module:callable, a factory on PYTHONPATH "
+    "returning a gymnasium env (mypkg.envs:make_corridor)."
+)
+ENV_CONFIG_HELP = (
+    "JSON object: the factory's one argument (RLlib's env_config), or gym.make keyword arguments."
+)
+
+
+def _env_config(value: str | None) -> dict | None:
+    if value is None:
+        return None
+    try:
+        config = json.loads(value)
+    except json.JSONDecodeError as e:
+        raise typer.BadParameter(f"--env-config is not valid JSON ({e}): {value!r}") from None
+    if not isinstance(config, dict):
+        raise typer.BadParameter(f"--env-config must be a JSON object, got {value!r}")
+    return config
+
+
+def _png(plot: Path | None) -> None:
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise typer.BadParameter(f"--plot must name a .png file, got {plot}")
 
 
 @app.command("ls")
@@ -253,9 +286,7 @@ def verify(
                     out.print(
                         f"[red]OUTPUTS DIFFER[/red] {e.checkpoint.name}/{pid} {fmt}: {'; '.join(result['problems'])}"
                     )
-    if bad:
-        err.print(f"error: {bad} problem(s) found", highlight=False)
-        raise typer.Exit(EXIT_FAILURE)
+    _exit_if(bad, f"{bad} problem(s) found")
 
 
 @app.command()
@@ -296,16 +327,15 @@ def export(
         )
         for fmt, error in manifest["errors"].items():
             out.print(f"  {fmt}: {error}", highlight=False)
-    if failed:
-        err.print(f"error: {failed} policy export(s) failed", highlight=False)
-        raise typer.Exit(EXIT_FAILURE)
+    _exit_if(failed, f"{failed} policy export(s) failed")
 
 
 @app.command()
 @_one_line_errors
 def evaluate(
     path: Path = typer.Argument(..., help="Experiment, trial or checkpoint directory."),
-    env: str = typer.Option(..., "--env", help="A gymnasium environment id, e.g. CartPole-v1."),
+    env: str = typer.Option(..., "--env", help=ENV_HELP),
+    env_config: str | None = typer.Option(None, "--env-config", help=ENV_CONFIG_HELP),
     episodes: int = typer.Option(10, "--episodes", min=1, help="Episodes per checkpoint."),
     seed: int = typer.Option(0, "--seed", help="Seed of the first episode."),
     plot: Path | None = typer.Option(
@@ -323,8 +353,8 @@ def evaluate(
 
     from .load.evaluation import evaluate_exports, plot_returns
 
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise typer.BadParameter(f"--plot must name a .png file, got {plot}")
+    _png(plot)
+    config = _env_config(env_config)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("episodes", total=None)
         results = evaluate_exports(
@@ -335,6 +365,7 @@ def evaluate(
             policy_id,
             format,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            env_config=config,
         )
     table = Table(
         title=f"{env}: {episodes} episode(s) per checkpoint, seeds {seed}..{seed + episodes - 1}"
@@ -354,12 +385,90 @@ def evaluate(
         plot_returns(results, plot, title=f"{env}: exported policy at each checkpoint")
         out.print(f"wrote {plot}", highlight=False)
     bad = [r for r in results if r.problem is not None]
-    if bad:
-        err.print(
-            f"error: {len(bad)} of {len(results)} checkpoint(s) could not be evaluated",
-            highlight=False,
+    _exit_if(bad, f"{len(bad)} of {len(results)} checkpoint(s) could not be evaluated")
+
+
+@app.command()
+@_one_line_errors
+def compare(
+    path: Path = typer.Argument(..., help="Experiment, trial or checkpoint directory."),
+    observations: Path | None = typer.Option(
+        None, "--observations", help=".npz of observations: key 'obs', or one key per Dict leaf."
+    ),
+    env: str | None = typer.Option(None, "--env", help=ENV_HELP),
+    env_config: str | None = typer.Option(None, "--env-config", help=ENV_CONFIG_HELP),
+    episodes: int = typer.Option(
+        3, "--episodes", min=1, help="With --env: episodes driven by the reference checkpoint."
+    ),
+    reference: str = typer.Option(
+        "last", "--reference", help="first, last, or a checkpoint directory's name."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the first episode or of the samples."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Write a PNG heatmap of pairwise agreement between checkpoints."
+    ),
+    policy_id: str | None = typer.Option(
+        None, "--policy-id", help="Which policy, when there are several."
+    ),
+    format: str | None = typer.Option(
+        None, "--format", help="Format to run; default: the first installed runtime."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON list, one object per checkpoint."
+    ),
+) -> None:
+    """How the checkpoints of a run act differently, on one shared set of observations."""
+    from rich.progress import Progress
+
+    from .load.comparison import compare_exports, plot_agreement
+
+    _png(plot)
+    if observations is not None and env is not None:
+        raise typer.BadParameter("give --observations or --env, not both")
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("checkpoints", total=None)
+        result = compare_exports(
+            path,
+            observations=observations,
+            env=env,
+            env_config=_env_config(env_config),
+            episodes=episodes if env is not None else None,
+            reference=reference,
+            policy_id=policy_id,
+            format=format,
+            seed=seed,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-        raise typer.Exit(EXIT_FAILURE)
+    if plot is not None:
+        plot_agreement(result, plot)
+    if as_json:
+        out.print_json(json.dumps(result.as_json()))
+        return
+    table = Table(
+        title=f"policy {result.policy_id!r}, reference {result.reference}: "
+        f"{result.observations} observations ({result.source})"
+    )
+    for column in (
+        "checkpoint",
+        "iteration",
+        "agreement with reference",
+        "agreement with previous",
+        "mean KL to reference",
+        "value drift to reference",
+    ):
+        table.add_column(column)
+    for r in result.rows:
+        table.add_row(
+            r.checkpoint,
+            _fmt(r.training_iteration),
+            _fmt(r.agreement_with_reference),
+            _fmt(r.agreement_with_previous),
+            "-" if r.mean_kl_to_reference is None else f"{r.mean_kl_to_reference:.4f}",
+            "-" if r.value_drift_to_reference is None else f"{r.value_drift_to_reference:.4f}",
+        )
+    _show(table)
+    if plot is not None:
+        out.print(f"wrote {plot}", highlight=False)
 
 
 EXIT_USAGE = 2

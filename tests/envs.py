@@ -95,3 +95,17 @@ class TwoBinaryActionsEnv(gym.Env):
         self._t += 1
         a1, a2 = action
         return self._obs(), float(a1 == a2), False, self._t >= 10, {}
+
+
+def make_short_cartpole(config=None):
+    """A user's env factory as ``--env tests.envs:make_short_cartpole`` names it.
+
+    env_config: {"max_episode_steps": int}, like an RLlib env creator's config dict.
+    """
+    config = dict(config or {})
+    return gym.make("CartPole-v1", max_episode_steps=int(config.get("max_episode_steps", 500)))
+
+
+def not_an_env(config=None):
+    """A factory that returns something else: the CLI must say so."""
+    return {"observation_space": None}

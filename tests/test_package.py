@@ -41,6 +41,7 @@ HEAVY = ("ray", "torch", "tensorflow", "keras", "onnxruntime", "tf_keras")
         "import exportable_trainers",
         "from exportable_trainers import load_policy, list_exports, ExportedPolicy, ExportOptions",
         "from exportable_trainers import ExportingMixin",
+        "from exportable_trainers import compare_exports, Comparison",
     ],
 )
 def test_import_pulls_no_heavy_framework(statement):

@@ -16,6 +16,7 @@ from ..exceptions import (
     ManifestError,
     MissingRuntimeError,
 )
+from .environments import make_env
 from .listing import list_exports
 from .loader import ExportedPolicy, choose_policy, load_policy
 
@@ -55,29 +56,28 @@ class EvaluationResult:
         return float(np.std(self.returns)) if self.returns else float("nan")
 
 
-def make_env(env_id: str):
-    """``gymnasium.make(env_id)``, with an unknown id reported as InvalidOptionError."""
-    import gymnasium as gym
-
-    try:
-        return gym.make(env_id)
-    except gym.error.Error as e:
-        raise InvalidOptionError(f"cannot make gymnasium environment {env_id!r}: {e}") from None
-
-
 def run_episodes(
     policy: ExportedPolicy,
     env_id: str,
     episodes: int,
     seed: int,
     on_episode: Callable[[float], None] | None = None,
+    env_config: dict | None = None,
 ) -> list[float]:
-    """Episode returns of ``policy`` in ``gymnasium.make(env_id)``, episode i seeded ``seed + i``.
+    """Episode returns of ``policy`` in the env ``env_id`` names, episode i seeded ``seed + i``.
+
+    Args:
+        policy: The loaded policy.
+        env_id: A gymnasium id or ``module:callable`` (see :func:`.environments.make_env`).
+        episodes: How many episodes.
+        seed: Seed of the first.
+        on_episode: Called with each episode's return.
+        env_config: Passed to the env factory (see :func:`.environments.make_env`).
 
     Raises:
         InvalidOptionError: The environment's observations do not fit the policy.
     """
-    env = make_env(env_id)
+    env = make_env(env_id, env_config)
     try:
         got, want = env.observation_space, policy.observation_space
         if type(got) is not type(want) or got.shape != want.shape:
@@ -109,17 +109,19 @@ def evaluate_exports(
     policy_id: str | None = None,
     format: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    env_config: dict | None = None,
 ) -> list[EvaluationResult]:
     """Evaluate the exported policy of every checkpoint under ``path``.
 
     Args:
         path: Experiment, trial or checkpoint directory.
-        env_id: A gymnasium environment id.
+        env_id: A gymnasium id or ``module:callable`` (see :func:`.environments.make_env`).
         episodes: Episodes per checkpoint.
         seed: Seed of the first episode (the same seeds for every checkpoint).
         policy_id: Which policy when checkpoints hold several.
         format: Format to run (default: load_policy's choice).
         progress: Called with (episodes done, episodes in total).
+        env_config: Passed to the env factory (see :func:`.environments.make_env`).
 
     Raises:
         ExportNotFoundError: No export under ``path``. A checkpoint whose
@@ -130,7 +132,7 @@ def evaluate_exports(
     """
     if episodes < 1:
         raise InvalidOptionError(f"episodes must be >= 1, got {episodes}")
-    make_env(env_id).close()  # fail on a bad env id before loading anything
+    make_env(env_id, env_config).close()  # fail on a bad env before loading anything
     entries = list_exports(path)
     if not entries:
         raise ExportNotFoundError(f"no export under {path}")
@@ -153,7 +155,7 @@ def evaluate_exports(
             results.append(EvaluationResult(*row, [], None, f"{type(e).__name__}: {problem}"))
             counter["done"] += episodes
             continue
-        returns = run_episodes(policy, env_id, episodes, seed, tick)
+        returns = run_episodes(policy, env_id, episodes, seed, tick, env_config)
         results.append(EvaluationResult(*row, returns, policy.format))
     return results
 
