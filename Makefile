@@ -40,7 +40,7 @@ bench: venv
 demo: venv
 	rm -rf $(RUN_DIR)
 	$(PY) examples/demo.py train $(RUN_DIR)
-	$(PY) examples/demo.py compare $(RUN_DIR)
+	$(PY) examples/demo.py compare $(RUN_DIR) docs
 
 docs: venv
 	$(VENV)/bin/mkdocs build --strict -d site

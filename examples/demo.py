@@ -1,9 +1,13 @@
 """Train PPO with Tune, export every checkpoint, then compare them without Ray.
 
     python examples/demo.py train RUN_DIR    # needs Ray: trains, exports every checkpoint
-    python examples/demo.py compare RUN_DIR  # never imports Ray: evaluates every checkpoint
+    python examples/demo.py compare RUN_DIR [DOCS_DIR]  # never imports Ray
 
-``make demo`` runs both, in separate processes, and writes RUN_DIR/returns.png.
+The compare step evaluates every checkpoint, writes RUN_DIR/returns.png, compares
+the stages with each other (agreement, KL, value drift) and writes
+RUN_DIR/agreement.png; given DOCS_DIR, it also writes the documentation page
+DOCS_DIR/compare-training-stages.md with its output and the heatmap.
+``make demo`` runs both, in separate processes, and regenerates that page.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ class _NoRay:
         return None
 
 
-def compare(run_dir: Path, episodes: int = 5) -> None:
+def compare(run_dir: Path, episodes: int = 5, docs_dir: Path | None = None) -> None:
     """Evaluate every checkpoint's ONNX export in CartPole, print a table, write a plot."""
     sys.meta_path.insert(0, _NoRay())
     from rich.console import Console
@@ -97,14 +101,64 @@ def compare(run_dir: Path, episodes: int = 5) -> None:
         list(results.values()), run_dir / "returns.png", "CartPole-v1: each checkpoint's export"
     )
     print(f"plot: {plot}")
+    stages(run_dir, docs_dir)
     assert "ray" not in sys.modules, "the compare step imported Ray"
 
 
+def stages(run_dir: Path, docs_dir: Path | None) -> None:
+    """Compare the checkpoints with each other on seeded episodes driven by the last one."""
+    import json
+
+    from exportable_trainers import compare_exports
+    from exportable_trainers.load.comparison import plot_agreement
+
+    result = compare_exports(run_dir, env="CartPole-v1", episodes=3, seed=100, format="onnx")
+    heatmap = plot_agreement(result, run_dir / "agreement.png")
+    rows = result.as_json()
+    print(json.dumps(rows, indent=1))
+    if docs_dir is None:
+        return
+    (docs_dir / "img").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(heatmap, docs_dir / "img" / "agreement.png")
+    table = [
+        "| checkpoint | iteration | agreement with reference | agreement with previous "
+        "| mean KL to reference | value drift to reference |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        cells = [
+            r["checkpoint"],
+            r["training_iteration"],
+            *(
+                "-" if r[k] is None else f"{r[k]:.3f}"
+                for k in (
+                    "agreement_with_reference",
+                    "agreement_with_previous",
+                    "mean_kl_to_reference",
+                    "value_drift_to_reference",
+                )
+            ),
+        ]
+        table.append("| " + " | ".join(map(str, cells)) + " |")
+    page = Path(__file__).with_name("compare_page.md.in").read_text()
+    page = page.replace("{{SOURCE}}", result.source).replace("{{TABLE}}", "\n".join(table))
+    page = page.replace("{{JSON}}", json.dumps(rows[:2], indent=2))
+    (docs_dir / "compare-training-stages.md").write_text(page)
+    print(f"wrote {docs_dir / 'compare-training-stages.md'}")
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) != 2 or argv[0] not in ("train", "compare"):
+    if (
+        len(argv) not in (2, 3)
+        or argv[0] not in ("train", "compare")
+        or (argv[0] == "train" and len(argv) == 3)
+    ):
         raise SystemExit(__doc__)
     step, run_dir = argv[0], Path(argv[1])
-    train(run_dir) if step == "train" else compare(run_dir)
+    if step == "train":
+        train(run_dir)
+    else:
+        compare(run_dir, docs_dir=Path(argv[2]) if len(argv) == 3 else None)
 
 
 if __name__ == "__main__":
