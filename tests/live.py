@@ -126,18 +126,56 @@ def module_outputs(
     return result
 
 
+def _compute_single_action_skips_the_filter() -> bool:
+    """Ray < 2.60: Algorithm.compute_single_action skips the MeanStdFilter sampling applies.
+
+    Its old-stack path runs the policy's ObsPreprocessorConnector only; Ray 2.60
+    also runs the MeanStdObservationFilterAgentConnector, as the sampler always did.
+    """
+    import ray
+
+    return tuple(int(x) for x in ray.__version__.split(".")[:2]) < (2, 60)
+
+
+def _filtered_single_action(algo: Any, policy_id: str, obs: Any) -> tuple[Any, dict]:
+    """Ray 2.60's Algorithm.compute_single_action(explore=False) on older Rays."""
+    from ray.rllib.connectors.agent.mean_std_filter import MeanStdObservationFilterAgentConnector
+    from ray.rllib.connectors.agent.obs_preproc import ObsPreprocessorConnector
+    from ray.rllib.connectors.connector import AgentConnectorDataType
+    from ray.rllib.utils.spaces import space_utils
+
+    policy = algo.get_policy(policy_id)
+    observation = obs
+    for kind in (ObsPreprocessorConnector, MeanStdObservationFilterAgentConnector):
+        found = policy.agent_connectors[kind]
+        if found and (not hasattr(found[0], "is_identity") or not found[0].is_identity()):
+            found[0].in_eval()
+            found[0].reset(env_id="0")
+            observation = found[0]([AgentConnectorDataType("0", "0", {"obs": observation})])[0]
+            observation = observation.data["obs"]
+    action, _, extra = policy.compute_single_action(obs=observation, explore=False)
+    if algo.config.normalize_actions:
+        action = space_utils.unsquash_action(action, policy.action_space_struct)
+    elif algo.config.clip_actions:
+        action = space_utils.clip_action(action, policy.action_space_struct)
+    return action, extra
+
+
 def old_stack_outputs(algo: Any, policy_id: str, observations: list) -> dict[str, np.ndarray]:
     """Algorithm.compute_single_action(explore=False) per observation, with env-runner post-processing."""
     actions, extras = [], []
     for obs in observations:
-        action, _, extra = algo.compute_single_action(
-            obs,
-            policy_id=policy_id,
-            explore=False,
-            full_fetch=True,
-            unsquash_action=algo.config.normalize_actions,
-            clip_action=algo.config.clip_actions,
-        )
+        if _compute_single_action_skips_the_filter():
+            action, extra = _filtered_single_action(algo, policy_id, obs)
+        else:
+            action, _, extra = algo.compute_single_action(
+                obs,
+                policy_id=policy_id,
+                explore=False,
+                full_fetch=True,
+                unsquash_action=algo.config.normalize_actions,
+                clip_action=algo.config.clip_actions,
+            )
         actions.append(action)
         extras.append(extra)
     result = {"action": np.stack([np.asarray(a) for a in actions])}

@@ -83,6 +83,26 @@ def render_custom(rows: list[dict]) -> list[str]:
     return lines
 
 
+RAY_RANGE = [
+    "## Supported Ray releases",
+    "",
+    "`ray[rllib]` 2.50 through 2.60 (setup.cfg: `>=2.50,<2.61`). The matrix below runs on the",
+    "newest; `tox -e ray-oldest` (in CI) runs the torch suite without TensorFlow on",
+    "`ray[rllib]==2.50.1`: training and export on both API stacks, Tune by name, the Ray-free",
+    "loader, the bad-input catalogue. Where RLlib's API differs, the difference lives in",
+    "`exportable_trainers/export/rllib/compat.py`. Differences a user can see:",
+    "",
+    "- Ray before 2.60: old-stack `Algorithm.compute_single_action` skips the `MeanStdFilter` the",
+    "  policy samples and trains with (2.60 applies it). Exports apply the filter, as RLlib's",
+    "  sampler does, so on those releases an export matches sampling, not `compute_single_action`.",
+    "- `FlattenObservations(keys_to_remove=...)` exists in Ray 2.60 (and is refused by name",
+    "  there); Ray 2.50 has no such option.",
+    "",
+    "## The algorithm matrix",
+    "",
+]
+
+
 def render(rows: list[dict]) -> str:
     """The markdown page for the recorded rows."""
     custom = [row for row in rows if row.get("table") == "custom_modules"]
@@ -105,6 +125,7 @@ def render(rows: list[dict]) -> str:
         "the same config also fails without exportable_trainers. A dash: the format does not exist for",
         "that framework.",
         "",
+        *RAY_RANGE,
         "| algorithm | API stack | framework | " + " | ".join(FORMATS) + " |",
         "| --- | --- | --- | " + " | ".join("---" for _ in FORMATS) + " |",
     ]

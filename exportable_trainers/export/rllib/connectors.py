@@ -25,6 +25,7 @@ from ...contract.observations import (
     observation_leaves,
 )
 from ...exceptions import UnsupportedPolicyError
+from .compat import flatten_keys_to_remove
 
 # New-stack env-to-module connectors that only batch / move data and never
 # change an observation's values.
@@ -204,7 +205,7 @@ def new_stack_preprocessing(algo: Any, module_id: str, module: Any) -> Preproces
     for connector in transforming:
         name = type(connector).__name__
         if name == "FlattenObservations":
-            if connector._keys_to_remove:
+            if flatten_keys_to_remove(connector):
                 raise _refuse(owner, "FlattenObservations with keys_to_remove", "not supported yet")
             in_space = connector.input_observation_space
             struct = connector._input_obs_base_struct
