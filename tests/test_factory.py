@@ -117,15 +117,15 @@ def test_one_name_never_silently_means_two_classes(caplog):
     with pytest.raises(InvalidOptionError, match="'NamedOnce' is already registered"):
         make_exporting(PPO, formats=["torchscript"], name="NamedOnce")
     assert get_trainable_cls("NamedOnce") is first
+    assert make_exporting(PPO, formats=["onnx"], name="NamedOnce") is first  # same: fine
 
+    # A default name made again with other defaults means the new class, and says so.
     plain = make_exporting(TinyPPO)
     with caplog.at_level("WARNING", logger="exportable_trainers.export.factory"):
         other = make_exporting(TinyPPO, verify=False)
-    assert other._name != plain._name and other._name in caplog.text
-    assert get_trainable_cls(plain._name) is plain
-    assert get_trainable_cls(other._name) is other
-
-    class Mine(other):
-        pass
-
-    assert Mine._name == "Mine"  # Tuner(Mine) registers Mine, not its parent's name
+    assert "'ExportingTinyPPO' now means TinyPPO with defaults" in caplog.text
+    assert get_trainable_cls("ExportingTinyPPO") is other
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="exportable_trainers.export.factory"):
+        assert make_exporting(TinyPPO) is plain
+    assert "now means" in caplog.text and get_trainable_cls("ExportingTinyPPO") is plain

@@ -43,13 +43,6 @@ class _ExportingMeta(abc.ABCMeta):
     subclass (Tune's actor wrapper) by value.
     """
 
-    @property
-    def _name(cls) -> str:
-        # Tune names a class trainable by its ``_name`` when it has one (else
-        # __name__): Tuner(cls) then uses the name make_exporting registered.
-        # Not inherited: a user's subclass is named by its own __name__.
-        return cls.__dict__.get("_tune_name", cls.__name__)
-
 
 copyreg.pickle(_ExportingMeta, _reduce_class)
 
@@ -132,27 +125,26 @@ def _register_with_tune(cls: type, name: str, key: tuple, explicit: bool) -> Non
     from ray.tune.registry import register_trainable
 
     with _LOCK:
-        earlier = _TUNE_NAMES.setdefault(name, key)
-        if earlier != key and explicit:
-            # Tune keeps one trainable per name: the second would silently replace the first.
+        earlier = _TUNE_NAMES.get(name)
+        if earlier is not None and earlier != key and explicit:
+            # A name the user chose is their handle on one class: never re-point it.
             raise InvalidOptionError(
                 f"make_exporting: name {name!r} is already registered with Tune for "
                 f"{earlier[0].__name__} with defaults {earlier[2].as_dict()}; this call asks "
                 f"for {key[0].__name__} with {key[2].as_dict()}. Give each a name of its own"
             )
-        tune_name = name if earlier == key else cls.__qualname__
-        _TUNE_NAMES.setdefault(tune_name, key)
-    if tune_name != name:
+        _TUNE_NAMES[name] = key
+    if earlier is not None and earlier != key:
+        # Tune keeps one trainable per name: say that the name now means this class.
         logger.warning(
-            "make_exporting: %r already names a Tune trainable with other defaults (%s); "
-            "this class (%s) is registered with Tune as %r. Pass name= to choose the name.",
+            "make_exporting: Tune name %r now means %s with defaults %s (it meant defaults %s); "
+            "pass name=... to keep both under their own names",
             name,
-            earlier[2].as_dict(),
+            key[0].__name__,
             key[2].as_dict(),
-            tune_name,
+            earlier[2].as_dict(),
         )
-    cls._tune_name = tune_name
-    register_trainable(tune_name, cls)
+    register_trainable(name, cls)
 
 
 def make_exporting(algo: type | str, *, name: str | None = None, **defaults: Any) -> type:
@@ -162,8 +154,9 @@ def make_exporting(algo: type | str, *, name: str | None = None, **defaults: Any
         algo: An RLlib Algorithm subclass (e.g. ``PPO``), or its name as
             registered with RLlib or Tune (e.g. ``"PPO"``).
         name: Class name; default ``"Exporting" + algo's name``. The class is
-            registered with Tune under this name; a default name already taken by
-            a class with other defaults gets a suffix (``ExportingPPO_2``, logged).
+            registered with Tune under this name. A default name made again with
+            other defaults then means the new class (a warning says so); a name
+            given here cannot be re-pointed to other defaults.
         **defaults: Default export options: ``formats``, ``policies``, ``verify``,
             ``on_error``, ``atol``, ``rtol`` (see ExportOptions). A run overrides
             them through ``config["exporting"]``.
