@@ -106,6 +106,13 @@ ENV_CONFIG_HELP = (
 )
 
 
+# Options that mean the same in evaluate and compare, declared once.
+POLICY_ID_OPTION = typer.Option(None, "--policy-id", help="Which policy, when there are several.")
+FORMAT_OPTION = typer.Option(
+    None, "--format", help="Format to run; default: the first installed runtime."
+)
+
+
 def _env_config(value: str | None) -> dict | None:
     if value is None:
         return None
@@ -341,12 +348,8 @@ def evaluate(
     plot: Path | None = typer.Option(
         None, "--plot", help="Write a PNG of return against iteration."
     ),
-    policy_id: str | None = typer.Option(
-        None, "--policy-id", help="Which policy, when there are several."
-    ),
-    format: str | None = typer.Option(
-        None, "--format", help="Format to run; default: the first installed runtime."
-    ),
+    policy_id: str | None = POLICY_ID_OPTION,
+    format: str | None = FORMAT_OPTION,
 ) -> None:
     """Run each checkpoint's exported policy in a gymnasium env, without Ray."""
     from rich.progress import Progress
@@ -407,12 +410,8 @@ def compare(
     plot: Path | None = typer.Option(
         None, "--plot", help="Write a PNG heatmap of pairwise agreement between checkpoints."
     ),
-    policy_id: str | None = typer.Option(
-        None, "--policy-id", help="Which policy, when there are several."
-    ),
-    format: str | None = typer.Option(
-        None, "--format", help="Format to run; default: the first installed runtime."
-    ),
+    policy_id: str | None = POLICY_ID_OPTION,
+    format: str | None = FORMAT_OPTION,
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON list, one object per checkpoint."
     ),

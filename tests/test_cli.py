@@ -11,20 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands import cli
 from tests.configs import ppo_config
 from tests.tuning import fit
 
 pytestmark = pytest.mark.slow
-
-
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "exportable_trainers.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from exportable_trainers import compare_exports, list_exports, load_policy
+from tests.commands import cli
 from tests.configs import ppo_config
 from tests.tuning import fit
 
@@ -24,15 +23,6 @@ KEYS = {
     "value_drift_to_reference",
 }
 FACTORY = "tests.envs:make_short_cartpole"
-
-
-def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "exportable_trainers.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

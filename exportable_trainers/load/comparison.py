@@ -22,6 +22,7 @@ from ..exceptions import ExportNotFoundError, InvalidOptionError, ObservationErr
 from .environments import make_env
 from .listing import list_exports
 from .loader import ExportedPolicy, choose_policy, load_policy
+from .plotting import pyplot
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
 VALUE = "vf_preds"
@@ -351,14 +352,7 @@ def compare_exports(
 
 def plot_agreement(comparison: Comparison, path: str | os.PathLike, title: str = "") -> Path:
     """A PNG heatmap of pairwise action agreement between all checkpoints."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(
-            "plots need matplotlib; pip install 'exportable_trainers[plot]'"
-        ) from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     labels = [
         str(r.training_iteration) if r.training_iteration is not None else r.checkpoint

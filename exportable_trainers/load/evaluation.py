@@ -19,6 +19,7 @@ from ..exceptions import (
 from .environments import make_env
 from .listing import list_exports
 from .loader import ExportedPolicy, choose_policy, load_policy
+from .plotting import pyplot
 
 # What makes one checkpoint's export unusable (not a mistake in the call).
 _UNUSABLE = (ManifestError, ArtifactLoadError, ExportNotFoundError, MissingRuntimeError)
@@ -162,14 +163,7 @@ def evaluate_exports(
 
 def plot_returns(results: list[EvaluationResult], path: str | os.PathLike, title: str = "") -> Path:
     """A PNG of mean return (± std) against training iteration."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(
-            "plots need matplotlib; pip install 'exportable_trainers[plot]'"
-        ) from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     results = [r for r in results if r.problem is None]
     x = [r.training_iteration for r in results]
