@@ -168,8 +168,10 @@ def test_failed_verification_drops_the_artifact_and_records_why(ray_session, tmp
         algo.train()
         with caplog.at_level(logging.WARNING, logger="exportable_trainers"):
             checkpoint = Path(algo.save(str(tmp_path / "c")).checkpoint.path)
-        manifest = read_manifest(checkpoint / EXPORT_DIRNAME / "default_policy")
+        export_dir = checkpoint / EXPORT_DIRNAME / "default_policy"
+        manifest = read_manifest(export_dir)
         assert "onnx" not in manifest["files"]
+        assert not (export_dir / "model.onnx").exists()  # the wrong artifact is gone from disk
         assert manifest["errors"]["onnx"].startswith("verification failed")
         assert manifest["verification"]["onnx"]["passed"] is False
         assert manifest["verification"]["torchscript"]["passed"] is True  # same kernels: exact
