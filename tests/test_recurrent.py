@@ -175,3 +175,62 @@ def test_one_step_with_any_state_matches_rllib(lstm, rayfree, fmt, data):
             np.testing.assert_array_equal(exported[name], want, err_msg=name)
         else:
             np.testing.assert_allclose(exported[name], want, rtol=0, atol=ATOL, err_msg=name)
+
+
+def test_compare_replays_observations_as_an_episode_with_state(lstm, tmp_path):
+    """compare's agreement for a recurrent policy equals stepping each checkpoint by hand."""
+    import shutil
+
+    from exportable_trainers import compare_exports, load_policy
+
+    algo, export_dir = lstm
+    run = tmp_path / "run"
+    shutil.copytree(export_dir.parent.parent, run / "checkpoint_a")
+    algo.train()
+    algo.save(str(run / "checkpoint_b"))
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=5)
+    episode = [obs]
+    for t in range(59):
+        obs, _, terminated, truncated, _ = env.step(t % 2)
+        if terminated or truncated:
+            break
+        episode.append(obs)
+    path = tmp_path / "episode.npz"
+    np.savez(path, obs=np.stack(episode).astype(np.float32))
+
+    def stepped(checkpoint: Path) -> np.ndarray:
+        policy = load_policy(checkpoint)
+        policy.reset()
+        return np.array([policy.compute_action(o) for o in episode])
+
+    a, b = stepped(run / "checkpoint_a"), stepped(run / "checkpoint_b")
+
+    def stepped_inputs(checkpoint: Path) -> np.ndarray:
+        policy = load_policy(checkpoint)
+        state, rows = policy.initial_state(1), []
+        for o in episode:
+            out = policy.forward([o], state)
+            state = {k: out[f"state_out.{k}"] for k in state}
+            rows.append(out["action_dist_inputs"][0])
+        return np.array(rows, np.float64)
+
+    import torch
+    from torch.distributions import Categorical, kl_divergence
+
+    pa, pb = stepped_inputs(run / "checkpoint_a"), stepped_inputs(run / "checkpoint_b")
+    stateless = load_policy(run / "checkpoint_a").forward(np.stack(episode))["action_dist_inputs"]
+    assert np.abs(stateless - pa).max() > 1e-4, (
+        "the state must matter for this test to mean anything"
+    )
+    kl = kl_divergence(
+        Categorical(logits=torch.as_tensor(pb)), Categorical(logits=torch.as_tensor(pa))
+    )
+    result = compare_exports(run, observations=path)
+    assert result.rows[0].mean_kl_to_reference == pytest.approx(float(kl.mean()), abs=1e-6)
+    assert [r.checkpoint for r in result.rows] == ["checkpoint_a", "checkpoint_b"]
+    np.testing.assert_array_equal(result.actions[0].reshape(a.shape), a)
+    np.testing.assert_array_equal(result.actions[1].reshape(b.shape), b)
+    assert result.rows[0].agreement_with_reference == float(np.mean(a == b))
+    assert result.rows[1].agreement_with_previous == float(np.mean(a == b))
+    assert result.rows[1].mean_kl_to_reference == 0.0

@@ -70,6 +70,10 @@ class Comparison:
         observations: How many observations were compared.
         source: Where the observations came from, in words.
         policy_id: The policy compared.
+        paths: The checkpoint directories, in the order of ``rows``.
+        actions: Each checkpoint's actions on the observations, one row per
+            observation (every action leaf flattened side by side): where the
+            stages differ, not only how often.
     """
 
     rows: list[StageComparison]
@@ -79,6 +83,7 @@ class Comparison:
     source: str
     policy_id: str
     paths: list[Path] = field(default_factory=list)
+    actions: list[np.ndarray] = field(default_factory=list)
 
     def as_json(self) -> list[dict[str, Any]]:
         """One JSON-ready object per checkpoint."""
@@ -346,7 +351,14 @@ def compare_exports(
             )
         )
     return Comparison(
-        rows, names[ref], matrix, len(actions[0]), source, pid, [e.checkpoint for e in entries]
+        rows,
+        names[ref],
+        matrix,
+        len(actions[0]),
+        source,
+        pid,
+        [e.checkpoint for e in entries],
+        actions,
     )
 
 
