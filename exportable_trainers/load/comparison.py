@@ -22,7 +22,7 @@ from ..exceptions import ExportNotFoundError, InvalidOptionError, ObservationErr
 from .environments import make_env
 from .listing import list_exports
 from .loader import ExportedPolicy, choose_policy, load_policy
-from .plotting import pyplot
+from .plotting import pyplot, save
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
 VALUE = "vf_preds"
@@ -392,8 +392,4 @@ def plot_agreement(comparison: Comparison, path: str | os.PathLike, title: str =
                 )
     fig.colorbar(image, ax=ax, label="fraction of observations with the same action")
     ax.set_title(title or f"action agreement, {comparison.observations} observations")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)

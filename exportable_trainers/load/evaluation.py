@@ -19,7 +19,7 @@ from ..exceptions import (
 from .environments import make_env
 from .listing import list_exports
 from .loader import ExportedPolicy, choose_policy, load_policy
-from .plotting import pyplot
+from .plotting import pyplot, save
 
 # What makes one checkpoint's export unusable (not a mistake in the call).
 _UNUSABLE = (ManifestError, ArtifactLoadError, ExportNotFoundError, MissingRuntimeError)
@@ -179,8 +179,4 @@ def plot_returns(results: list[EvaluationResult], path: str | os.PathLike, title
     ax.set_ylabel("episode return (mean ± std)")
     ax.set_title(title or "exported policy at each checkpoint")
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
