@@ -184,6 +184,9 @@ def test_compare_replays_observations_as_an_episode_with_state(lstm, tmp_path):
     from exportable_trainers import compare_exports, load_policy
 
     algo, export_dir = lstm
+    if not algo.config.enable_rl_module_and_learner:
+        # compare runs the loader's forward, the same on every stack (stepped above).
+        pytest.skip("compare's stepping is stack-independent: checked on the new stack")
     run = tmp_path / "run"
     shutil.copytree(export_dir.parent.parent, run / "checkpoint_a")
     algo.train()
