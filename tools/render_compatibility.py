@@ -87,7 +87,7 @@ RAY_RANGE = [
     "## Supported Ray releases",
     "",
     "`ray[rllib]` 2.50 through 2.60 (setup.cfg: `>=2.50,<2.61`). The matrix below runs on the",
-    "newest; `tox -e ray-oldest` (in CI) runs the torch suite without TensorFlow on",
+    "newest; `tox -e ray-oldest` (in CI) runs, without TensorFlow, on",
     "`ray[rllib]==2.50.1`: the core round trips (training and export on both API stacks, Tune by",
     "name, the Ray-free loader). Where RLlib's API differs, the difference lives in",
     "`exportable_trainers/export/rllib/compat.py`. Differences a user can see:",
