@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -133,3 +134,10 @@ def space_from_dict(data: dict[str, Any]) -> spaces.Space:
     raise ManifestError(
         f"unknown space type {data.get('type')!r}; supported: {', '.join(SUPPORTED)}"
     )
+
+
+def sample_observations(space: Any, n: int, seed: int) -> list[Any]:
+    """``n`` observations drawn from ``space`` with a fixed seed (the space itself is left as it was)."""
+    space = copy.deepcopy(space)
+    space.seed(int(seed))
+    return [space.sample() for _ in range(n)]

@@ -21,14 +21,14 @@ from ..contract.formats import FORMATS
 from ..contract.manifest import PROTOCOL, file_record, write_manifest
 from ..contract.observations import input_specs
 from ..contract.recurrent import manifest_entry, state_inputs
-from ..contract.spaces import space_to_dict
+from ..contract.spaces import sample_observations, space_to_dict
 from ..exceptions import ExportableTrainersError, ExportFailedError, UnsupportedPolicyError
 from .framework_exporter import FrameworkExporter
 from .model_card import README_NAME, render_readme
 from .options import ExportOptions
 from .rllib.target import PolicyTarget
 from .staging import remove_leftovers, staged_directory
-from .verification import sample_observations, sample_state, verify_artifact
+from .verification import sample_state, verify_artifact
 
 logger = logging.getLogger("exportable_trainers")
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from ..contract.formats import FORMATS
 from ..contract.manifest import read_manifest
+from ..contract.spaces import sample_observations
 from ..load.loader import find_export_dirs, load_policy
-from .verification import compare_outputs, sample_observations, sample_state
+from .verification import compare_outputs, sample_state
 
 
 def verify_against_checkpoint(

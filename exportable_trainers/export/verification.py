@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,6 @@ from ..contract.formats import FORMATS
 from ..contract.manifest import resolve_inside
 from ..load.loader import ExportedPolicy
 from ..load.runtimes import load_runner
-
-
-def sample_observations(space: Any, n: int, seed: int) -> list[Any]:
-    """``n`` observations drawn from ``space`` with a fixed seed."""
-    space = copy.deepcopy(space)
-    space.seed(int(seed))
-    return [space.sample() for _ in range(n)]
 
 
 def sample_state(state: list[dict], n: int, seed: int) -> dict[str, np.ndarray] | None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..contract.actions import leaves_of
 from ..contract.observations import batch_to_leaves, nest_leaves
+from ..contract.spaces import sample_observations
 from ..exceptions import ExportNotFoundError, InvalidOptionError, ObservationError
 from .environments import make_env
 from .listing import list_exports
@@ -132,15 +133,6 @@ def _nest(arrays: dict[str, np.ndarray], space: Any, prefix: str, path: Any) -> 
             f"(it holds: {', '.join(sorted(arrays)) or 'nothing'})"
         )
     return arrays[prefix]
-
-
-def sample_space(space: Any, n: int, seed: int) -> list:
-    """``n`` seeded samples of ``space``."""
-    import copy
-
-    sampler = copy.deepcopy(space)
-    sampler.seed(seed)
-    return [sampler.sample() for _ in range(n)]
 
 
 def record_episodes(
@@ -310,7 +302,7 @@ def compare_exports(
         batch, starts = record_episodes(policies[ref], env, env_config, episodes, seed)
         source = f"{episodes} episode(s) of {env} (seeds {seed}..{seed + episodes - 1}) driven by {names[ref]}"
     else:
-        batch = sample_space(space, SAMPLES, seed)
+        batch = sample_observations(space, SAMPLES, seed)
         source = f"{SAMPLES} samples of the observation space (seed {seed}); no observations or env given"
     outputs = []
     for i, policy in enumerate(policies):
