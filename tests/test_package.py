@@ -226,3 +226,39 @@ def test_verification_excuses_exact_ties_only(spec, scores):
     wrong = {"action": np.array([0, 2]), scores: tie}
     result = compare_outputs(reference, wrong, 1e-5, 1e-5, spec)
     assert not result["passed"] and "differs in 1 of 2" in result["problems"][0]
+
+
+@pytest.mark.parametrize(
+    "spec, width",
+    [
+        ({"distribution": "categorical"}, 4),
+        ({"distribution": "multi_categorical", "input_lens": [2, 3]}, 5),
+        ({"distribution": "diag_gaussian"}, 6),
+        ({"distribution": "squashed_gaussian"}, 4),
+    ],
+    ids=["categorical", "multi_categorical", "diag_gaussian", "squashed_gaussian"],
+)
+def test_compare_kl_equals_torch_distributions(spec, width):
+    """compare's numpy KL(P || Q) against torch.distributions' (an independent implementation)."""
+    import torch
+    from torch.distributions import Categorical, Independent, Normal, kl_divergence
+
+    from exportable_trainers.load.comparison import kl_divergence as ours
+
+    rng = np.random.default_rng(3)
+    p, q = rng.normal(0, 1, (32, width)), rng.normal(0, 1, (32, width))
+    got = ours(spec, p, q)
+    tp, tq = torch.as_tensor(p), torch.as_tensor(q)
+    if spec["distribution"] == "categorical":
+        want = kl_divergence(Categorical(logits=tp), Categorical(logits=tq))
+    elif spec["distribution"] == "multi_categorical":
+        want = sum(
+            kl_divergence(Categorical(logits=a), Categorical(logits=b))
+            for a, b in zip(tp.split(spec["input_lens"], -1), tq.split(spec["input_lens"], -1))
+        )
+    else:  # squashing by tanh is invertible: the KL is the Gaussians'
+        (mp, sp), (mq, sq) = tp.chunk(2, -1), tq.chunk(2, -1)
+        want = kl_divergence(
+            Independent(Normal(mp, sp.exp()), 1), Independent(Normal(mq, sq.exp()), 1)
+        )
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-9, atol=1e-12)

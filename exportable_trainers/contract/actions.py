@@ -152,6 +152,19 @@ def _as_float(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
+def categorical_parts(spec: dict, dist_inputs: np.ndarray) -> list[np.ndarray]:
+    """The logits of each sub-distribution of a (multi-)categorical head.
+
+    Args:
+        spec: The manifest's ``action`` entry; ``input_lens`` splits a
+            multi-categorical head, a categorical head is one part.
+        dist_inputs: Batch of distribution inputs, shape ``[B, n]``.
+    """
+    x = np.asarray(dist_inputs)
+    lens = spec.get("input_lens") or [x.shape[-1]]
+    return np.split(x, np.cumsum(lens)[:-1], axis=-1)
+
+
 def deterministic_action(spec: dict, dist_inputs: np.ndarray) -> np.ndarray:
     """The env action from distribution inputs, with numpy only (network-only formats).
 
@@ -177,8 +190,7 @@ def deterministic_action(spec: dict, dist_inputs: np.ndarray) -> np.ndarray:
     if kind == "categorical":
         a = np.argmax(x, axis=-1)
     elif kind == "multi_categorical":
-        splits = np.cumsum(spec["input_lens"])[:-1]
-        a = np.stack([np.argmax(p, axis=-1) for p in np.split(x, splits, axis=-1)], axis=-1)
+        a = np.stack([np.argmax(p, axis=-1) for p in categorical_parts(spec, x)], axis=-1)
     elif kind in ("diag_gaussian", "squashed_gaussian"):
         a = _as_float(np.split(x, 2, axis=-1)[0])
         if kind == "squashed_gaussian" and spec.get("squash"):

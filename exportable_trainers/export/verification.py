@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contract.actions import categorical_parts
 from ..contract.formats import FORMATS
 from ..contract.manifest import resolve_inside
 from ..load.loader import ExportedPolicy
@@ -36,8 +37,7 @@ def _tie_explained(
     if logits is None:
         return False
     want = np.asarray(reference["action"])
-    lens = spec.get("input_lens") or [logits.shape[-1]]
-    splits = np.split(logits, np.cumsum(lens)[:-1], axis=-1)
+    splits = categorical_parts(spec, logits)
     for r in rows:
         w = np.atleast_1d(want[r])
         g = np.atleast_1d(got[r])

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract.actions import leaves_of
+from ..contract.actions import categorical_parts, leaves_of
 from ..contract.observations import batch_to_leaves, nest_leaves
 from ..contract.spaces import sample_observations
 from ..exceptions import ExportNotFoundError, InvalidOptionError, ObservationError
@@ -216,10 +216,8 @@ def kl_divergence(spec: dict, p: np.ndarray, q: np.ndarray) -> np.ndarray | None
     kind = spec.get("distribution")
     p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
     if kind in ("categorical", "multi_categorical"):
-        lens = spec.get("input_lens") or [p.shape[-1]]
-        cuts = np.cumsum(lens)[:-1]
         total = np.zeros(len(p))
-        for lp, lq in zip(np.split(p, cuts, axis=-1), np.split(q, cuts, axis=-1)):
+        for lp, lq in zip(categorical_parts(spec, p), categorical_parts(spec, q)):
             log_p, log_q = _log_softmax(lp), _log_softmax(lq)
             total += (np.exp(log_p) * (log_p - log_q)).sum(axis=-1)
         return total
