@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..contract.formats import FORMATS
+from ..contract.recurrent import output_name
+from .options import ExportOptions
 from .rllib.target import PolicyTarget
 
 
@@ -20,13 +22,47 @@ class FrameworkExporter(ABC):
         target: The policy to export.
         cache: A dict owned by the algorithm that survives between checkpoints,
             for work that only depends on the architecture (e.g. a converted graph).
+        options: The run's export options (``onnx_opset``); default: the defaults.
     """
 
     framework: ClassVar[tuple[str, ...]]
 
-    def __init__(self, target: PolicyTarget, cache: dict[str, Any]) -> None:
+    def __init__(
+        self, target: PolicyTarget, cache: dict[str, Any], options: ExportOptions | None = None
+    ) -> None:
         self.target = target
         self.cache = cache
+        self.options = options or ExportOptions()
+        self._actor: tuple[Any, dict[str, Any]] | None = None
+
+    @property
+    def acting_names(self) -> list[str]:
+        """The outputs of the acting graph: action leaves, then the next state."""
+        return [*self.target.action_names, *(output_name(s["key"]) for s in self.target.state)]
+
+    def _actor_onnx(self) -> tuple[Any, dict[str, Any]]:
+        """(ModelProto, manifest facts) of the acting graph at the run's opset."""
+        raise NotImplementedError
+
+    def actor_onnx(self) -> tuple[Any, dict[str, Any]]:
+        """The acting graph as ONNX, converted once per export and shared by its formats."""
+        if self._actor is None:
+            model, facts = self._actor_onnx()
+            self._actor = (model, {**facts, "outputs": self.acting_names})
+        return self._actor
+
+    def write_onnx_actor(self, path: Path) -> dict[str, Any]:
+        """The acting graph: raw observation (+ state) in, action (+ state) out."""
+        model, facts = self.actor_onnx()
+        path.write_bytes(model.SerializeToString())
+        return dict(facts)
+
+    def write_onnx_int8(self, path: Path) -> dict[str, Any]:
+        """The acting graph with int8 weights."""
+        from .onnx_files import quantize_int8
+
+        model, facts = self.actor_onnx()
+        return {**facts, **quantize_int8(model, path)}
 
     @abstractmethod
     def outputs(self) -> list[dict]:

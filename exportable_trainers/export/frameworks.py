@@ -15,6 +15,7 @@ from typing import Any
 
 from ..exceptions import InvalidOptionError
 from .framework_exporter import FrameworkExporter
+from .options import ExportOptions
 from .rllib.target import PolicyTarget
 
 
@@ -50,12 +51,15 @@ def _resolve(reference: str) -> Any:
     return getattr(importlib.import_module(module, __package__), name)
 
 
-def exporter_for(target: PolicyTarget, cache: dict[str, Any]) -> FrameworkExporter:
+def exporter_for(
+    target: PolicyTarget, cache: dict[str, Any], options: ExportOptions | None = None
+) -> FrameworkExporter:
     """The exporter of the target's framework path.
 
     Args:
         target: The policy to export.
         cache: The algorithm's cache that survives between checkpoints.
+        options: The run's export options.
 
     Raises:
         InvalidOptionError: No exporter is registered for the target's framework.
@@ -68,4 +72,4 @@ def exporter_for(target: PolicyTarget, cache: dict[str, Any]) -> FrameworkExport
         )
     if framework.prepare is not None:
         _resolve(framework.prepare)()
-    return _resolve(framework.exporter)(target, cache)
+    return _resolve(framework.exporter)(target, cache, options)

@@ -13,6 +13,12 @@ from ..exceptions import InvalidOptionError
 
 ON_ERROR_CHOICES = ("warn", "raise")
 
+# The opsets every ONNX path reaches: tf2onnx tests 14-18; torch.onnx writes 18
+# and converts down with onnx's version converter.
+ONNX_OPSETS = range(14, 19)
+# The formats judged on agreement (see contract.formats), which verify=False cannot judge.
+AGREEMENT_FORMATS = ("onnx_int8",)
+
 # The algorithm-config key whose dict overrides the class defaults, e.g. in a
 # Tune param_space: {"exporting": {"formats": ["onnx"], "on_error": "raise"}}.
 CONFIG_KEY = "exporting"
@@ -54,6 +60,10 @@ class ExportOptions:
             the checkpoint save.
         atol: Absolute tolerance of the verification.
         rtol: Relative tolerance of the verification.
+        onnx_opset: The default-domain opset every ONNX file of the run targets
+            (14 to 18); None: each exporter's own (torch 18, tf2onnx 17).
+        int8_atol: How far a continuous action of ``onnx_int8`` may be from the
+            live policy's and still count as agreeing (discrete actions must be equal).
     """
 
     formats: tuple[str, ...] | None = None
@@ -62,6 +72,8 @@ class ExportOptions:
     on_error: str = "warn"
     atol: float = 1e-5
     rtol: float = 1e-5
+    onnx_opset: int | None = None
+    int8_atol: float = 0.05
 
     def __post_init__(self) -> None:
         if self.formats is not None:
@@ -84,7 +96,24 @@ class ExportOptions:
                 f"on_error={self.on_error!r} is not valid; choose one of "
                 + ", ".join(repr(c) for c in ON_ERROR_CHOICES)
             )
-        for name in ("atol", "rtol"):
+        if self.onnx_opset is not None and (
+            isinstance(self.onnx_opset, bool)
+            or not isinstance(self.onnx_opset, int)
+            or self.onnx_opset not in ONNX_OPSETS
+        ):
+            raise InvalidOptionError(
+                f"onnx_opset={self.onnx_opset!r} is not supported; give an int from "
+                f"{ONNX_OPSETS.start} to {ONNX_OPSETS.stop - 1} (the opsets both torch.onnx and "
+                "tf2onnx reach), or None for each exporter's default"
+            )
+        judged = [f for f in self.formats or () if f in AGREEMENT_FORMATS]
+        if judged and not self.verify:
+            raise InvalidOptionError(
+                f"format(s) {', '.join(judged)} are kept only when their actions agree with the "
+                "live policy's, which only verification measures; verify=False cannot judge "
+                "them: set verify=True or leave them out"
+            )
+        for name in ("atol", "rtol", "int8_atol"):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)

@@ -10,7 +10,8 @@ from ..contract.formats import FORMATS
 from ..contract.manifest import read_manifest
 from ..contract.spaces import sample_observations
 from ..load.loader import find_export_dirs, load_policy
-from .verification import compare_outputs, sample_state
+from .options import ExportOptions
+from .verification import judge_outputs, sample_state
 
 
 def verify_against_checkpoint(
@@ -19,7 +20,7 @@ def verify_against_checkpoint(
     """Restore ``checkpoint`` with RLlib and compare every runnable exported format with it.
 
     Returns:
-        ``{(policy_id, format): comparison}`` (see verification.compare_outputs).
+        ``{(policy_id, format): comparison}`` (see verification.judge_outputs).
     """
     from ray.rllib.algorithms.algorithm import Algorithm
 
@@ -43,11 +44,21 @@ def verify_against_checkpoint(
             state = sample_state(target.state, samples, seed=1)
             reference = target.reference(observations, state)
             for fmt in manifest["files"]:
-                if fmt not in FORMATS or FORMATS[fmt].verify != "outputs":
+                if fmt not in FORMATS or FORMATS[fmt].verify == "weights":
                     continue  # weights only: nothing to run
                 got = load_policy(export_dir, format=fmt).forward(observations, state=state)
-                results[(policy_id, fmt)] = compare_outputs(
-                    reference, got, atol, rtol, manifest["action"]
+                results[(policy_id, fmt)] = judge_outputs(
+                    fmt,
+                    manifest["files"][fmt],
+                    reference,
+                    got,
+                    manifest,
+                    atol,
+                    rtol,
+                    # The tolerance the export was judged with.
+                    manifest.get("verification", {})
+                    .get(fmt, {})
+                    .get("int8_atol", ExportOptions().int8_atol),
                 )
         return results
     finally:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..contract.actions import categorical_parts
-from ..contract.formats import FORMATS
+from ..contract.formats import FORMATS, MIN_AGREEMENT
 from ..contract.manifest import resolve_inside
 from ..load.loader import ExportedPolicy
 from ..load.runtimes import load_runner
@@ -105,6 +105,76 @@ def compare_outputs(
     }
 
 
+def action_agreement(
+    reference: dict[str, np.ndarray], got: dict[str, np.ndarray], action_spec: dict, atol: float
+) -> dict[str, Any]:
+    """The share of samples whose every action leaf is RLlib's (continuous leaves within ``atol``).
+
+    Returns:
+        ``{"passed", "samples", "action_agreement", "min_agreement", "int8_atol",
+        "problems"}``; passed when the share is at least ``MIN_AGREEMENT``.
+    """
+    from ..contract.actions import leaves_of
+
+    names = [leaf["name"] for leaf in leaves_of(action_spec)]
+    missing = [n for n in names if n not in got]
+    if missing:
+        return {"passed": False, "problems": [f"output(s) {', '.join(missing)} missing"]}
+    n = len(np.asarray(reference[names[0]]))
+    agree = np.ones(n, bool)
+    for name in names:
+        want, have = np.asarray(reference[name]), np.asarray(got[name])
+        if want.shape != have.shape:
+            return {
+                "passed": False,
+                "problems": [f"output {name!r} has shape {have.shape}, expected {want.shape}"],
+            }
+        if want.dtype.kind == "f":
+            close = np.abs(want.astype(np.float64) - have.astype(np.float64)) <= atol
+        else:
+            close = want == have
+        agree &= close.reshape(n, -1).all(axis=1)
+    share = float(agree.mean()) if n else 1.0
+    problems = []
+    if share < MIN_AGREEMENT:
+        problems.append(
+            f"its actions agree with the policy's in {share:.1%} of {n} observations, "
+            f"below the {MIN_AGREEMENT:.0%} it needs (continuous within int8_atol={atol:g})"
+        )
+    return {
+        "passed": not problems,
+        "samples": n,
+        "action_agreement": round(share, 6),
+        "min_agreement": MIN_AGREEMENT,
+        "int8_atol": atol,
+        "problems": problems,
+    }
+
+
+def judge_outputs(
+    fmt: str,
+    record: dict,
+    reference: dict[str, np.ndarray],
+    got: dict[str, np.ndarray],
+    manifest: dict,
+    atol: float,
+    rtol: float,
+    int8_atol: float,
+) -> dict[str, Any]:
+    """Compare a runnable format's outputs with RLlib's by the format's rule.
+
+    Acting-only formats are compared on the outputs they hold (their record's
+    ``outputs``); "agreement" formats on the share of equal actions.
+    """
+    spec = FORMATS[fmt]
+    if spec.acting_only:
+        held = set(record.get("outputs") or ())
+        reference = {k: v for k, v in reference.items() if k in held}
+    if spec.verify == "agreement":
+        return action_agreement(reference, got, manifest["action"], int8_atol)
+    return compare_outputs(reference, got, atol, rtol, manifest["action"])
+
+
 def verify_artifact(
     fmt: str,
     export_dir: Path,
@@ -115,6 +185,7 @@ def verify_artifact(
     weights: dict[str, np.ndarray] | None,
     atol: float,
     rtol: float,
+    int8_atol: float = 0.05,
 ) -> dict[str, Any]:
     """Load one written format the way users will and compare it with the live policy.
 
@@ -128,13 +199,15 @@ def verify_artifact(
         weights: For weights-only formats, the tensors the file must hold.
         atol: Absolute tolerance.
         rtol: Relative tolerance.
+        int8_atol: How far a continuous action of an "agreement" format may be.
     """
-    path = resolve_inside(export_dir, manifest["files"][fmt]["path"], f"files[{fmt!r}]")
+    record = manifest["files"][fmt]
+    path = resolve_inside(export_dir, record["path"], f"files[{fmt!r}]")
     spec = FORMATS.get(fmt)
-    if spec is not None and spec.verify == "outputs":
+    if spec is not None and spec.verify in ("outputs", "agreement"):
         policy = ExportedPolicy(export_dir, manifest, fmt, load_runner(fmt, path, manifest))
         got = policy.forward(observations, state=state_in)
-        return compare_outputs(reference, got, atol, rtol, manifest["action"])
+        return judge_outputs(fmt, record, reference, got, manifest, atol, rtol, int8_atol)
     if spec is not None and spec.verify == "weights" and weights is not None:
         loaded = spec.read_weights(path)
         problems = []

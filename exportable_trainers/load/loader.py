@@ -285,14 +285,75 @@ class ExportedPolicy:
         return nest_leaves(self.action_space, parts)
 
 
+def _load_file(path: Path, policy_id: str | None, format: str | None) -> ExportedPolicy:
+    """One file: by its export directory's manifest when it sits in one, else by its own contract."""
+    manifest_path = path.parent / MANIFEST_NAME
+    if manifest_path.is_file():
+        manifest = read_manifest(path.parent)
+        held = [f for f, rec in manifest["files"].items() if rec["path"] == path.name]
+        if held:
+            choose_policy(path, [manifest["policy_id"]], policy_id)
+            fmt = _choose_format(manifest, format or held[0], path.parent)
+            if fmt not in held:
+                raise InvalidOptionError(f"{path} is the {held[0]!r} export, not {fmt!r}")
+            artifact = check_file(path.parent, manifest, fmt)
+            return ExportedPolicy(path.parent, manifest, fmt, load_runner(fmt, artifact, manifest))
+    if path.suffix != ".onnx":
+        raise ExportNotFoundError(
+            f"{path} is a file; give an export or checkpoint directory, or an .onnx file "
+            "written by exportable_trainers (it carries its contract)"
+        )
+    return _load_bare_onnx(path, policy_id, format)
+
+
+def _load_bare_onnx(path: Path, policy_id: str | None, format: str | None) -> ExportedPolicy:
+    """An ONNX file copied out of its export: the contract in its metadata says how to run it."""
+    import json
+
+    from ..contract.formats.onnx import FORMAT as ONNX
+    from ..contract.formats.onnx import METADATA_KEY
+    from ..contract.manifest import sha256_file, validate_manifest
+
+    runner = load_runner(ONNX.name, path, {})
+    text = runner.contract()
+    if text is None:
+        raise ManifestError(
+            f"{path} carries no exportable_trainers contract (metadata key {METADATA_KEY!r}) "
+            f"and has no {MANIFEST_NAME} beside it; load its export directory instead"
+        )
+    try:
+        contract = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ManifestError(
+            f"{path}: its {METADATA_KEY!r} metadata is not valid JSON ({e})"
+        ) from None
+    files = contract.get("files") if isinstance(contract, dict) else None
+    if not isinstance(files, dict) or len(files) != 1:
+        raise ManifestError(f"{path}: its contract must name exactly one file")
+    ((fmt, record),) = files.items()
+    if not isinstance(record, dict) or fmt not in FORMATS:
+        raise ManifestError(f"{path}: its contract names unknown format {fmt!r}")
+    # The file is its own artifact; its digest is only recorded for the validator.
+    contract["files"] = {fmt: {**record, "path": path.name, "sha256": sha256_file(path)}}
+    contract = validate_manifest(contract, f"{path} (embedded contract)")
+    choose_policy(path, [contract["policy_id"]], policy_id)
+    if format is not None:
+        (wanted,) = normalize_format_names(format)
+        if wanted != fmt:
+            raise InvalidOptionError(f"{path} holds the {fmt!r} export, not {wanted!r}")
+    return ExportedPolicy(path.parent, contract, fmt, runner)
+
+
 def load_policy(
     path: str | os.PathLike, policy_id: str | None = None, format: str | None = None
 ) -> ExportedPolicy:
     """Load an exported policy without Ray.
 
     Args:
-        path: A checkpoint directory, its ``export`` directory, or one export
-            directory (``.../export/<policy_id>``).
+        path: A checkpoint directory, its ``export`` directory, one export
+            directory (``.../export/<policy_id>``), or one ONNX file written by
+            exportable_trainers, also copied out of its export (it carries its
+            contract in its metadata).
         policy_id: Which policy, when the checkpoint holds several.
         format: Which format to run; default: the first installed of
             onnx (onnxruntime), torchscript (torch).
@@ -306,6 +367,8 @@ def load_policy(
         IntegrityError: The chosen file's sha256 does not match the manifest.
         MissingRuntimeError: The format's runtime is not installed.
     """
+    if Path(path).is_file():
+        return _load_file(Path(path), policy_id, format)
     dirs = find_export_dirs(path)
     policy_id = choose_policy(path, list(dirs), policy_id)
     export_dir = dirs[policy_id]

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from ...exceptions import InvalidOptionError
-from . import h5, keras, onnx, safetensors, savedmodel, torchscript
-from .spec import NATIVE_ALIAS, Format, Runtime
+from . import h5, keras, onnx, onnx_actor, onnx_int8, safetensors, savedmodel, torchscript
+from .spec import MIN_AGREEMENT, NATIVE_ALIAS, VERIFY_KINDS, Format, Runtime
 
 # Bumped when a format's file layout or manifest record changes incompatibly.
 PROTOCOL = 1
@@ -25,7 +25,7 @@ FRAMEWORKS = ("torch", "tf", "tf2")
 RAY_CHECKPOINT_FORMAT = "checkpoint"
 
 # Registry order is the order of a framework's default formats.
-_BUILTIN = (savedmodel, onnx, torchscript, safetensors, h5, keras)
+_BUILTIN = (savedmodel, onnx, torchscript, safetensors, h5, keras, onnx_actor, onnx_int8)
 
 FORMATS: dict[str, Format] = {}
 ALIASES: dict[str, dict[str, str]] = {}
@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
     "FRAMEWORKS",
+    "MIN_AGREEMENT",
     "PROTOCOL",
     "RAY_CHECKPOINT_FORMAT",
     "Format",
@@ -83,9 +84,10 @@ def register_format(fmt: Format) -> Format:
             f"format {fmt.name!r} names unknown framework(s) {', '.join(unknown)}; "
             f"frameworks: {', '.join(FRAMEWORKS)}"
         )
-    if fmt.verify not in ("outputs", "weights"):
+    if fmt.verify not in VERIFY_KINDS:
         raise InvalidOptionError(
-            f"format {fmt.name!r}: verify must be 'outputs' or 'weights', got {fmt.verify!r}"
+            f"format {fmt.name!r}: verify must be one of {', '.join(VERIFY_KINDS)}, "
+            f"got {fmt.verify!r}"
         )
     if fmt.verify == "weights" and fmt.read_weights is None:
         raise InvalidOptionError(f"format {fmt.name!r} is verified by weights: give read_weights")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 # Ray Tune's ExportFormat name for "the framework's native format".
 NATIVE_ALIAS = "model"
+
+# The share of actions a format verified by "agreement" must take as RLlib does.
+MIN_AGREEMENT = 0.99
+VERIFY_KINDS = ("outputs", "agreement", "weights")
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,9 @@ class Format:
             on its own; False when it holds only the network (the loader then
             applies the preprocessing and the action head from the manifest).
         runtime: How it is loaded, or None for files no runtime executes.
-        verify: "outputs" (run it and compare with RLlib) or "weights" (the
+        verify: "outputs" (run it and compare with RLlib), "agreement" (run
+            it; at least ``MIN_AGREEMENT`` of its actions must equal RLlib's,
+            continuous ones within the ``int8_atol`` option) or "weights" (the
             tensors must equal the network's).
         card: ``card(record, manifest) -> list of Markdown lines`` for the
             export's README.
@@ -51,6 +58,11 @@ class Format:
         default_for: Frameworks that write it when no formats are given.
         preference: load_policy's order when no format is given (lower first);
             None: never chosen by default.
+        acting_only: The artifact gives the action and next state only (no raw
+            outputs such as logits or values).
+        sealed_by: ``"module:function"``, ``seal(path, contract) -> dict``, run
+            after the file is written and before it is hashed: embeds the
+            contract in the file and checks it (the dict: extra manifest facts).
     """
 
     name: str
@@ -65,8 +77,16 @@ class Format:
     native_for: frozenset[str] = field(default_factory=frozenset)
     default_for: frozenset[str] = field(default_factory=frozenset)
     preference: int | None = None
+    acting_only: bool = False
+    sealed_by: str | None = None
 
     @property
     def frameworks(self) -> frozenset[str]:
         """Frameworks whose policies can be written in this format."""
         return frozenset(self.written_by)
+
+
+def resolve_reference(reference: str) -> Any:
+    """The object a ``"module:name"`` reference names (its module imported now)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -14,6 +14,7 @@ At later checkpoints the ONNX conversion is reused too (see tf_templates).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import weakref
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..graph_common import structure_key
 from .graph import policy_step
 from .writers import (
     FrozenStep,
+    convert_onnx,
     find_keras_model,
     network_entry,
     scrubbed_config,
@@ -54,8 +56,8 @@ SAMPLES = 3
 class TfExporter(FrameworkExporter):
     """What the tf1 and tf2 paths share: signature, writers, Keras formats."""
 
-    def __init__(self, target: Any, cache: dict[str, Any]) -> None:
-        super().__init__(target, cache)
+    def __init__(self, target: Any, cache: dict[str, Any], options: Any = None) -> None:
+        super().__init__(target, cache, options)
         space = target.observation_space
         leaves = observation_leaves(space)
         self.leaf_sizes = [max(1, int(np.prod(leaf_shape(leaf)))) for _, leaf in leaves]
@@ -158,7 +160,15 @@ class TfExporter(FrameworkExporter):
 
     def write_onnx(self, path: Path) -> dict[str, Any]:
         """The policy step converted by tf2onnx."""
-        return write_onnx(self.step, path, self.cache)
+        return write_onnx(self.step, path, self.cache, self.options.onnx_opset)
+
+    def _actor_onnx(self) -> tuple[Any, dict[str, Any]]:
+        # tf2onnx keeps only the nodes the named outputs need: no value branch.
+        acting = set(self.acting_names)
+        step = dataclasses.replace(
+            self.step, outputs=[o for o in self.step.outputs if o[0] in acting]
+        )
+        return convert_onnx(step, self.cache.setdefault("actor", {}), self.options.onnx_opset)
 
     def write_h5(self, path: Path) -> dict[str, Any]:
         """The policy network as a Keras 2 HDF5 file."""

@@ -107,20 +107,33 @@ def _signature_name(name: str) -> str:
     return name.replace(".", "__")
 
 
-def write_onnx(step: FrozenStep, path: Path, cache: dict[str, Any] | None = None) -> dict[str, Any]:
-    """ONNX via tf2onnx, with the public input / output names and a dynamic batch axis.
+def write_onnx(
+    step: FrozenStep, path: Path, cache: dict[str, Any] | None = None, opset: int | None = None
+) -> dict[str, Any]:
+    """ONNX via tf2onnx (see :func:`convert_onnx`), written to ``path``."""
+    model, record = convert_onnx(step, cache, opset)
+    path.write_bytes(model.SerializeToString())
+    return record
+
+
+def convert_onnx(
+    step: FrozenStep, cache: dict[str, Any] | None = None, opset: int | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """(ModelProto, manifest facts) via tf2onnx, with the public input / output names and
+    a dynamic batch axis; the graph holds only what ``step.outputs`` need.
 
     Args:
         step: The frozen policy step.
-        path: Where to write the ``.onnx`` file.
         cache: Kept between checkpoints: when the graph has the same structure as
             last time, the converted model is reused with the new weights
             (see :class:`~.tf_templates.OnnxConstTemplate`).
+        opset: The default-domain opset to target; None: ``ONNX_OPSET``.
     """
     import tf2onnx
 
     from .templates import OnnxConstTemplate, structure_digest
 
+    opset = opset or ONNX_OPSET
     renames = {t: name for name, t, _, _ in step.inputs} | {t: name for name, t in step.outputs}
 
     def convert(graph_def: Any) -> Any:
@@ -129,13 +142,13 @@ def write_onnx(step: FrozenStep, path: Path, cache: dict[str, Any] | None = None
                 graph_def,
                 input_names=[t for _, t, _, _ in step.inputs],
                 output_names=[t for _, t in step.outputs],
-                opset=ONNX_OPSET,
+                opset=opset,
             )
         _rename_io(model, renames)
         return model
 
     cache = {} if cache is None else cache
-    key = structure_digest(step.graph_def, step.variables, (step.inputs, step.outputs, ONNX_OPSET))
+    key = structure_digest(step.graph_def, step.variables, (step.inputs, step.outputs, opset))
     entry = cache.get("onnx_template")
     reused = entry is not None and entry[0] == key and entry[1] is not None
     if reused:
@@ -149,10 +162,9 @@ def write_onnx(step: FrozenStep, path: Path, cache: dict[str, Any] | None = None
             )
             cache["onnx_template"] = (key, template)
         model = template.render(step.graph_def) if template else convert(step.graph_def)
-    path.write_bytes(model.SerializeToString())
-    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    return {
-        "opset": int(opset),
+    opset_done = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    return model, {
+        "opset": int(opset_done),
         "converter": f"tf2onnx {tf2onnx.__version__}",
         "graph_reused": reused,
     }

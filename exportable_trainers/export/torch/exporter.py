@@ -57,8 +57,16 @@ class OnnxTemplate:
         self.names = names
 
     @classmethod
-    def from_program(cls, program: Any, state: dict[str, torch.Tensor]) -> OnnxTemplate | None:
-        """Build a template, or None when some weight was folded into other constants."""
+    def from_program(
+        cls, program: Any, state: dict[str, torch.Tensor], model: Any
+    ) -> OnnxTemplate | None:
+        """Build a template, or None when some weight was folded into other constants.
+
+        Args:
+            program: The ONNXProgram torch.onnx returned.
+            state: The graph's state_dict.
+            model: The ModelProto to keep (the program's, or its opset conversion).
+        """
         exported = program.exported_program
         signature = exported.graph_signature
         if getattr(signature, "inputs_to_lifted_tensor_constants", None):
@@ -69,17 +77,17 @@ class OnnxTemplate:
         lifted = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
         read = {n.name for n in exported.graph.nodes if n.op == "placeholder" and n.users}
         used = [fqn for placeholder, fqn in lifted.items() if placeholder in read]
-        inits = {init.name: init for init in program.model_proto.graph.initializer}
+        inits = {init.name: init for init in model.graph.initializer}
         for name in used:
             init = inits.get(name)
             if init is None or name not in state or list(init.dims) != list(state[name].shape):
                 return None
-        return cls(program.model_proto, used)
+        return cls(model, used)
 
-    def render(self, state: dict[str, torch.Tensor]) -> bytes:
-        """Serialized model with the initializers taken from ``state``."""
+    def render(self, state: dict[str, torch.Tensor]) -> Any:
+        """The model with the initializers taken from ``state``."""
         arrays = {name: state[name].detach().cpu().numpy() for name in self.names}
-        return replace_initializers(self.model, arrays).SerializeToString()
+        return replace_initializers(self.model, arrays)
 
 
 class TorchExporter(FrameworkExporter):
@@ -87,11 +95,13 @@ class TorchExporter(FrameworkExporter):
 
     framework = ("torch",)
 
-    def __init__(self, target: Any, cache: dict[str, Any]) -> None:
-        super().__init__(target, cache)
+    def __init__(self, target: Any, cache: dict[str, Any], options: Any = None) -> None:
+        super().__init__(target, cache, options)
+        self.opset = self.options.onnx_opset or ONNX_OPSET
         if target.api_stack == "new":
             # Already a CPU copy fetched from the learner.
             self.graph = build_policy_graph(target)
+            self.actor_graph = build_policy_graph(target, raw_outputs=[])
             step = self.graph.step
             self.net, self.net_prefix = (
                 (step.module, "step.module.") if not len(step.shared) else (step, "step.")
@@ -99,6 +109,8 @@ class TorchExporter(FrameworkExporter):
         else:
             model = cpu_copy(target.policy.model)
             self.graph = build_policy_graph(target, model)
+            # The same model copy: the acting graph leaves out the raw outputs.
+            self.actor_graph = build_policy_graph(target, model, raw_outputs=[])
             self.net, self.net_prefix = model, "step.model."
         space = target.observation_space
         samples = [space.sample() for _ in range(EXAMPLE_BATCH)]
@@ -127,7 +139,12 @@ class TorchExporter(FrameworkExporter):
 
     def write_onnx(self, path: Path) -> dict[str, Any]:
         """The policy graph as ONNX (torch.onnx), dynamic batch axis."""
-        return self._write_onnx(path)
+        model, record = self._onnx(self.graph, self.output_names, "onnx")
+        path.write_bytes(model.SerializeToString())
+        return record
+
+    def _actor_onnx(self) -> tuple[Any, dict[str, Any]]:
+        return self._onnx(self.actor_graph, self.acting_names, "onnx_actor")
 
     def write_torchscript(self, path: Path) -> dict[str, Any]:
         """The policy graph traced to TorchScript."""
@@ -145,14 +162,14 @@ class TorchExporter(FrameworkExporter):
         """The example inputs at another batch size (5 instead of 3)."""
         return tuple(torch.cat([x, x[:2]]) for x in self.example)
 
-    def _agrees(self, run: Any, inputs: tuple[torch.Tensor, ...]) -> bool:
+    def _agrees(self, run: Any, inputs: tuple[torch.Tensor, ...], graph: Any = None) -> bool:
         """Whether ``run`` (a converted graph) gives the eager graph's outputs on ``inputs``."""
         try:
             got = run(inputs)
         except Exception:
             return False
         with torch.no_grad():
-            want = self.graph(*inputs)
+            want = (graph or self.graph)(*inputs)
         return all(
             tuple(np.shape(g)) == tuple(w.shape)
             and np.allclose(np.asarray(g, np.float64), w.double().numpy(), atol=1e-5)
@@ -209,30 +226,35 @@ class TorchExporter(FrameworkExporter):
             "producer": "exportable_trainers",
         }
 
-    def _write_onnx(self, path: Path) -> dict[str, Any]:
-        state = self.graph.state_dict()
-        shapes = [(k, list(v.shape), str(v.dtype)) for k, v in state.items()]
-        key = structure_key(self.target, self.input_names, shapes)
-        template = self.cache.get("onnx_template")
-        reused = template is not None and self.cache.get("onnx_key") == key
-        if reused:
-            data, proto = template.render(state), template.model
-        else:
-            program, batch = self._dynamo_onnx()
-            proto = program.model_proto
-            data = proto.SerializeToString()
-            template = OnnxTemplate.from_program(program, state)
-            self.cache["onnx_template"] = template
-            self.cache["onnx_key"] = key if template is not None else None
-            self.cache["onnx_batch"] = batch
-        path.write_bytes(data)
-        opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-        record = {"opset": int(opset), "graph_reused": reused}
-        if self.cache.get("onnx_batch") is not None:
-            record["batch"] = self.cache["onnx_batch"]
-        return record
+    def _onnx(self, graph: Any, output_names: list[str], slot: str) -> tuple[Any, dict[str, Any]]:
+        """(ModelProto, manifest facts) of ``graph`` at the run's opset.
 
-    def _dynamo_onnx(self) -> tuple[Any, int | None]:
+        Args:
+            graph: The policy graph or the acting graph.
+            output_names: Its output names.
+            slot: The cache entry that keeps its converted template between checkpoints.
+        """
+        from ..onnx_files import default_opset, to_opset
+
+        state = graph.state_dict()
+        shapes = [(k, list(v.shape), str(v.dtype)) for k, v in state.items()]
+        key = structure_key(self.target, self.input_names, shapes, output_names, self.opset)
+        entry = self.cache.get(slot)
+        reused = entry is not None and entry[0] == key and entry[1] is not None
+        if reused:
+            model, batch = entry[1].render(state), entry[2]
+        else:
+            program, batch = self._dynamo_onnx(graph, output_names)
+            # torch.onnx converts below opset 18 itself, and keeps 18 where it cannot.
+            model = to_opset(program.model_proto, self.opset, self.target.owner)
+            template = OnnxTemplate.from_program(program, state, model)
+            self.cache[slot] = (key, template, batch)
+        record: dict[str, Any] = {"opset": default_opset(model), "graph_reused": reused}
+        if batch is not None:
+            record["batch"] = batch
+        return model, record
+
+    def _dynamo_onnx(self, graph: Any, output_names: list[str]) -> tuple[Any, int | None]:
         """torch.onnx.export through torch.export: (program, None) with a dynamic batch
         axis, or (program, 1) for one observation at a time when tracing fixes the batch
         size (see :meth:`_traced`)."""
@@ -240,7 +262,10 @@ class TorchExporter(FrameworkExporter):
 
         batch = torch.export.Dim("batch")
         program = self._onnx_program(
-            self.example, dynamic_shapes=(tuple({0: batch} for _ in self.example),)
+            graph,
+            output_names,
+            self.example,
+            dynamic_shapes=(tuple({0: batch} for _ in self.example),),
         )
         proto = program.model_proto
         fixed = any(
@@ -250,21 +275,24 @@ class TorchExporter(FrameworkExporter):
         if not fixed:
             runner = OnnxRunner(proto.SerializeToString())
             feeds = lambda xs: dict(zip(self.input_names, (x.numpy() for x in xs)))  # noqa: E731
-            if self._agrees(lambda xs: list(runner.run(feeds(xs)).values()), self._other_batch()):
+            run = lambda xs: list(runner.run(feeds(xs)).values())  # noqa: E731
+            if self._agrees(run, self._other_batch(), graph):
                 return program, None
         one = tuple(x[:1] for x in self.example)
-        return self._onnx_program(one, dynamic_shapes=None), 1
+        return self._onnx_program(graph, output_names, one, dynamic_shapes=None), 1
 
-    def _onnx_program(self, example: tuple, dynamic_shapes: Any) -> Any:
+    def _onnx_program(
+        self, graph: Any, output_names: list[str], example: tuple, dynamic_shapes: Any
+    ) -> Any:
         with _tracing(), self._live_weights_frozen():
             return torch.onnx.export(
-                self.graph,
+                graph,
                 example,
                 input_names=self.input_names,
-                output_names=self.output_names,
+                output_names=output_names,
                 # forward(*leaves): torch.export sees one var-positional argument.
                 dynamic_shapes=dynamic_shapes,
-                opset_version=ONNX_OPSET,
+                opset_version=self.opset,
                 dynamo=True,
                 external_data=False,
                 # Unfolded weights keep their parameter names, so later

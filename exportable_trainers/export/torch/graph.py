@@ -150,9 +150,10 @@ class ModuleStep(nn.Module):
 
     Args:
         target: The PolicyTarget (its ``module`` call, state and raw outputs).
+        raw_outputs: The raw outputs to give; default: the target's.
     """
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: Any, raw_outputs: list[str] | None = None) -> None:
         super().__init__()
         call = target.module
         self.call = call
@@ -167,7 +168,7 @@ class ModuleStep(nn.Module):
             }
         )
         self.dist_cls = target.dist_class
-        self.raw_outputs = list(target.raw_outputs)
+        self.raw_outputs = list(target.raw_outputs if raw_outputs is None else raw_outputs)
         self.state_keys = [s["key"] for s in target.state]
         self.template = target.state_template
 
@@ -276,21 +277,26 @@ class PolicyGraph(nn.Module):
         return (*self.finisher(actions), *raw, *state_out)
 
 
-def build_policy_graph(target: Any, model_copy: nn.Module | None = None) -> PolicyGraph:
+def build_policy_graph(
+    target: Any, model_copy: nn.Module | None = None, raw_outputs: list[str] | None = None
+) -> PolicyGraph:
     """Assemble the export wrapper for a target.
 
     Args:
         target: The PolicyTarget.
         model_copy: Old stack: a CPU copy of the policy's model (new-stack
             targets already hold a CPU copy of the module).
+        raw_outputs: The raw outputs to give; default: the target's; ``[]``
+            for the acting graph (action and next state only).
     """
+    raw_outputs = list(target.raw_outputs if raw_outputs is None else raw_outputs)
     from ...contract.observations import observation_leaves
 
     n_leaves = len(observation_leaves(target.observation_space))
     encoder = ObservationEncoder(target.preprocessing, target.observation_space)
     if target.api_stack == "new":
-        step: nn.Module = ModuleStep(target)
+        step: nn.Module = ModuleStep(target, raw_outputs)
     else:
-        step = ModelV2Step(model_copy, target.dist_class, target.raw_outputs, len(target.state))
+        step = ModelV2Step(model_copy, target.dist_class, raw_outputs, len(target.state))
     graph = PolicyGraph(encoder, step, ActionFinisher(target.action["leaves"]), n_leaves)
     return graph.eval()

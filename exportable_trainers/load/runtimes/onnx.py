@@ -32,6 +32,12 @@ class OnnxRunner:
         names = outputs or self.output_names
         return dict(zip(names, self.session.run(names, feeds), strict=False))
 
+    def contract(self) -> str | None:
+        """The JSON contract the file carries in its metadata, or None."""
+        from ...contract.formats.onnx import METADATA_KEY
+
+        return self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+
 
 def load(path: Path, manifest: dict, fmt: str) -> OnnxRunner:
     """Open an ONNX export."""
