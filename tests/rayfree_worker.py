@@ -13,6 +13,11 @@ directory, a format, a mode and two .npz files (inputs, outputs):
 * mode "episode": a recurrent policy stepped through observation sequences.
 * mode "replay": compute_action step by step through whole episodes (reset at
   each ``episode_start``), returning each action leaf by output name.
+* mode "file": load_policy on one ONNX file (``export_dir`` names the file, which
+  may sit alone in a directory).forward(batch).
+* modes "reference" / "openvino": an ONNX format run by onnx.reference's
+  ReferenceEvaluator or OpenVINO's CPU runtime (no exportable_trainers code);
+  inputs are the graph inputs by name.
 """
 
 from __future__ import annotations
@@ -131,6 +136,30 @@ def _raw_keras(export_dir: Path, manifest: dict, feeds: dict, fmt: str) -> dict:
     }
 
 
+def _other_runtime(export_dir: Path, manifest: dict, feeds: dict, fmt: str, runtime: str) -> dict:
+    """An ONNX file run by a runtime other than ONNX Runtime."""
+    path = str(export_dir / manifest["files"][fmt]["path"])
+    if runtime == "reference":
+        from onnx.reference import ReferenceEvaluator
+
+        evaluator = ReferenceEvaluator(path)
+        names = list(evaluator.output_names)
+        return dict(zip(names, evaluator.run(None, feeds)))
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(ov.Core().read_model(path), "CPU")
+    result = compiled(feeds)
+    return {out.get_any_name(): np.asarray(result[out]) for out in compiled.outputs}
+
+
+def _file_outputs(path: Path, feeds: dict) -> dict:
+    from exportable_trainers import load_policy
+
+    policy = load_policy(path)
+    names = [i["name"] for i in policy.manifest["inputs"]]
+    return policy.forward(_assemble(names, feeds))
+
+
 RAW = {
     "onnx": _raw_onnx,
     "torchscript": _raw_torchscript,
@@ -244,10 +273,15 @@ def _replay_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict) -> 
 
 def handle(request: dict) -> dict:
     export_dir = Path(request["export_dir"])
-    manifest = _manifest(export_dir)
     with np.load(request["inputs"]) as data:
         feeds = {k: data[k] for k in data.files}
-    if request["mode"] == "raw":
+    if request["mode"] == "file":
+        np.savez(request["outputs"], **_file_outputs(export_dir, feeds))
+        return {"ok": True, "ray_imported": "ray" in sys.modules}
+    manifest = _manifest(export_dir)
+    if request["mode"] in ("reference", "openvino"):
+        outputs = _other_runtime(export_dir, manifest, feeds, request["format"], request["mode"])
+    elif request["mode"] == "raw":
         outputs = RAW[request["format"]](export_dir, manifest, feeds)
     elif request["mode"] == "episode":
         outputs = _episode_outputs(export_dir, request["format"], manifest, feeds)

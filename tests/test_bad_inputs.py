@@ -30,6 +30,7 @@ from exportable_trainers import (
     load_policy,
     make_exporting,
 )
+from exportable_trainers.contract.formats import FORMATS
 from exportable_trainers.contract.manifest import EXPORT_DIRNAME, MANIFEST_NAME
 from tests.configs import ppo_config, spaces_config
 
@@ -140,7 +141,8 @@ CASES = [
         lambda c: make_exporting_ppo(formats=["h5"])(config=ppo_config("CartPole-v1")),
         InvalidOptionError,
         "'h5'",
-        "Formats for torch: onnx, safetensors, torchscript",
+        "Formats for torch: "
+        + ", ".join(sorted(n for n, f in FORMATS.items() if "torch" in f.frameworks)),
     ),
     (
         "bad on_error",
@@ -462,7 +464,7 @@ CASES += [
         lambda c: load_policy(c / "afile"),
         ExportNotFoundError,
         "afile",
-        "is not a directory",
+        "is a file; give an export or checkpoint directory, or an .onnx file",
     ),
     # --- numbers
     (

@@ -1,15 +1,16 @@
-"""The order of ``formats`` changes nothing: every permutation writes the same files, each verified.
+"""The order of ``formats`` changes nothing: every order writes the same files, each verified.
 
 Writing one format must not change what the next one sees (Keras 3's
 ``from_config`` once edited the config the h5 writer read next). One trained
-algorithm writes every permutation of every format its framework can write, at
-one checkpoint each; byte-deterministic files must be identical across
-permutations, and every file must pass verification against the live policy.
+algorithm writes every format its framework can write in each rotation of the
+list and of its reverse, at one checkpoint each: every format is written at
+every position, and every pair of formats in both orders (all n! permutations
+would be 720 exports for tf2). Byte-deterministic files must be identical
+across orders, and every file must pass verification against the live policy.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import numpy as np
@@ -23,7 +24,7 @@ from tests.configs import ppo_config
 # Formats whose bytes depend on the weights only. SavedModel and .keras files
 # embed ids and timestamps, and safetensors writes its metadata map in a
 # random order: their outputs, or their tensors, are compared instead.
-DETERMINISTIC = {"onnx", "h5"}
+DETERMINISTIC = {"onnx", "onnx_actor", "onnx_int8", "h5"}
 OBS = np.random.default_rng(0).uniform(-0.2, 0.2, (16, 4)).astype(np.float32)
 
 CASES = [
@@ -32,6 +33,11 @@ CASES = [
     pytest.param("tf2", "old", id="tf2-old", marks=pytest.mark.requires_tf),
     pytest.param("tf", "old", id="tf-old", marks=[pytest.mark.requires_tf, pytest.mark.tf1]),
 ]
+
+
+def _orders(names: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Each rotation of ``names`` and of its reverse."""
+    return [seq[i:] + seq[:i] for seq in (names, tuple(reversed(names))) for i in range(len(names))]
 
 
 @pytest.mark.parametrize("framework, stack", CASES)
@@ -46,7 +52,7 @@ def test_every_order_of_formats_writes_the_same_verified_files(
     try:
         algo.train()
         results = {}
-        for i, order in enumerate(itertools.permutations(every)):
+        for i, order in enumerate(_orders(every)):
             checkpoint = tmp_path / f"order-{i}"
             algo.export_policies(checkpoint, algo.export_options.replace(formats=order))
             export_dir = checkpoint / EXPORT_DIRNAME / "default_policy"

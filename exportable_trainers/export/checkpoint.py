@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from .rllib.selection import (
     is_new_api_stack,
 )
 
-# Packages whose versions go into every manifest when they are loaded.
+# Packages whose installed versions go into every manifest.
 _VERSIONED = (
     "ray",
     "torch",
@@ -36,6 +36,7 @@ _DISTRIBUTIONS = {
 }
 
 
+@functools.cache
 def _version(module: str) -> str | None:
     for dist in _DISTRIBUTIONS.get(module, (module,)):
         try:
@@ -46,11 +47,17 @@ def _version(module: str) -> str | None:
 
 
 def versions() -> dict[str, str | None]:
-    """Versions of python and of the frameworks this process has loaded."""
+    """Versions of python and of the installed packages an export can depend on.
+
+    Installed, not imported: which modules a process has imported depends on
+    what it did before (writing a .keras file imports keras), and the manifest
+    embedded in an ONNX file must not change with the order formats are written.
+    """
     out: dict[str, str | None] = {"python": platform.python_version()}
     for module in _VERSIONED:
-        if module in sys.modules:
-            out[module] = _version(module)
+        version = _version(module)
+        if version is not None:
+            out[module] = version
     return out
 
 

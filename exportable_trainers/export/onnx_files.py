@@ -93,7 +93,10 @@ def seal(path: Path, contract: dict[str, Any]) -> dict[str, Any]:
     kept = [p for p in model.metadata_props if p.key != METADATA_KEY]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
-    model.metadata_props.add(key=METADATA_KEY, value=json.dumps(contract, allow_nan=False))
+    # Sorted keys: the manifest gains keys in the order formats are written.
+    model.metadata_props.add(
+        key=METADATA_KEY, value=json.dumps(contract, allow_nan=False, sort_keys=True)
+    )
     onnx.checker.check_model(model, full_check=True)
     path.write_bytes(model.SerializeToString())
     return {"checked": "onnx.checker.check_model(full_check=True)", "opset": default_opset(model)}

@@ -38,6 +38,10 @@ VERIFY_SAMPLES = 64
 AGREEMENT_SAMPLES = 512
 # Manifest keys a file's embedded contract leaves out: what only the export directory knows.
 _NOT_EMBEDDED = ("files", "verification", "errors", "status", "readme", "export_seconds")
+# A file's bytes depend on its weights and contract alone: re-exporting the same
+# weights writes the same file (no clock, no record of how the graph was obtained).
+_NOT_EMBEDDED_CONTRACT = ("created_utc",)
+_NOT_EMBEDDED_FACTS = ("graph_reused",)
 
 
 def _now() -> str:
@@ -229,9 +233,11 @@ def embedded_contract(manifest: dict[str, Any], fmt: str, record: dict[str, Any]
     Its ``files`` names this file alone (no sha256: a file cannot hold its own
     digest); an acting-only file's ``outputs`` are the ones it holds.
     """
-    contract = {k: v for k, v in manifest.items() if k not in _NOT_EMBEDDED}
+    skipped = (*_NOT_EMBEDDED, *_NOT_EMBEDDED_CONTRACT)
+    contract = {k: v for k, v in manifest.items() if k not in skipped}
     contract["status"] = "ok"
-    contract["files"] = {fmt: {"path": FORMATS[fmt].path, **record}}
+    facts = {k: v for k, v in record.items() if k not in _NOT_EMBEDDED_FACTS}
+    contract["files"] = {fmt: {"path": FORMATS[fmt].path, **facts}}
     held = record.get("outputs")
     if held is not None:
         contract["outputs"] = [o for o in manifest["outputs"] if o["name"] in held]
