@@ -2,7 +2,7 @@
 
 Every cell trains for two iterations with make_exporting(...), saves a checkpoint
 and round-trips each format in the Ray-free worker against the live policy
-(atol=1e-5). A cell RLlib itself cannot run is recorded as such only after the
+(atol=1e-5; onnx_int8 by its agreement rule). A cell RLlib itself cannot run is recorded as such only after the
 same config fails without exportable_trainers too. With
 EXPORTABLE_TRAINERS_MATRIX_DIR set, each result is written there as JSON lines;
 `make matrix` renders them into docs/compatibility.md.
@@ -19,12 +19,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from exportable_trainers.contract.formats import DEFAULT_FORMATS, FORMATS
+from exportable_trainers.contract.formats import DEFAULT_FORMATS, FORMATS, MIN_AGREEMENT
 from exportable_trainers.contract.manifest import EXPORT_DIRNAME, read_manifest
 from tests.live import live_outputs, module_outputs
 
 pytestmark = pytest.mark.slow
 ATOL = 1e-5
+AGREEMENT_SAMPLES = 512
+AGREEMENT_FLOOR = 0.97  # MIN_AGREEMENT less sampling error on a fresh sample of this size
 NEW_STACK = ["PPO", "APPO", "IMPALA", "DQN", "SAC", "MARWIL", "BC", "CQL", "IQL"]
 # Offline algorithms learn from a dataset recorded on this env (see offline_data).
 OFFLINE_ENV = {
@@ -203,6 +205,37 @@ def _observations(space, n: int = 64) -> list:
     return [space.sample() for _ in range(n)]
 
 
+def _live(algo, stack: str, policy_id: str, observations: list, checkpoint) -> dict:
+    if stack == "new":
+        return module_outputs(algo, policy_id, observations, checkpoint)
+    return live_outputs(algo, policy_id, observations)
+
+
+def _agreement(
+    algo, stack, policy_id, space, checkpoint, export_dir, fmt, manifest, rayfree
+) -> str:
+    """Judge an "agreement" format (onnx_int8) by its rule on fresh observations.
+
+    The export kept the file because at least MIN_AGREEMENT of its actions agreed
+    on its own AGREEMENT_SAMPLES observations (recorded in its manifest entry);
+    on another sample of that size the share may dip by sampling alone, so the
+    replay asks for AGREEMENT_FLOOR.
+    """
+    from exportable_trainers.export.verification import action_agreement
+
+    recorded = manifest["verification"][fmt]
+    assert recorded["passed"] and recorded["action_agreement"] >= MIN_AGREEMENT, recorded
+    observations = _observations(space, AGREEMENT_SAMPLES)
+    live = _live(algo, stack, policy_id, observations, checkpoint)
+    got = rayfree.run(export_dir, fmt, {"obs": np.stack(observations)}, mode="load_policy")
+    judged = action_agreement(live, got, manifest["action"], recorded["int8_atol"])
+    assert judged["action_agreement"] >= AGREEMENT_FLOOR, (fmt, judged)
+    return (
+        f"actions agree on {judged['action_agreement']:.1%} of {AGREEMENT_SAMPLES} "
+        f"observations (export: {recorded['action_agreement']:.1%})"
+    )
+
+
 def _weights(algo, policy_id: str, checkpoint) -> dict:
     if algo.config.enable_rl_module_and_learner:
         # The checkpoint's own module state (asynchronous learners keep training).
@@ -263,11 +296,9 @@ def test_algorithm_matrix_cell(
         for export_dir in sorted((checkpoint / EXPORT_DIRNAME).iterdir()):
             manifest = read_manifest(export_dir)
             policy_id = manifest["policy_id"]
-            observations = _observations(space_from_dict(manifest["observation_space"]))
-            if stack == "new":
-                live = module_outputs(algo, policy_id, observations, checkpoint)
-            else:
-                live = live_outputs(algo, policy_id, observations)
+            space = space_from_dict(manifest["observation_space"])
+            observations = _observations(space)
+            live = _live(algo, stack, policy_id, observations, checkpoint)
             for fmt in formats:
                 if fmt not in manifest["files"]:
                     reason = manifest["errors"].get(fmt)
@@ -277,7 +308,19 @@ def test_algorithm_matrix_cell(
                     )
                     statuses[fmt].add("unsupported")
                     continue
-                if FORMATS[fmt].whole_policy or fmt in ("h5", "keras"):
+                if FORMATS[fmt].verify == "agreement":
+                    detail = _agreement(
+                        algo,
+                        stack,
+                        policy_id,
+                        space,
+                        checkpoint,
+                        export_dir,
+                        fmt,
+                        manifest,
+                        rayfree,
+                    )
+                elif FORMATS[fmt].whole_policy or fmt in ("h5", "keras"):
                     feeds = {"obs": np.stack(observations)}
                     got = rayfree.run(export_dir, fmt, feeds, mode="load_policy")
                     names = [k for k in live if k in got]
