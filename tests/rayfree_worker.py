@@ -147,7 +147,10 @@ def _other_runtime(export_dir: Path, manifest: dict, feeds: dict, fmt: str, runt
         return dict(zip(names, evaluator.run(None, feeds)))
     import openvino as ov
 
-    compiled = ov.Core().compile_model(ov.Core().read_model(path), "CPU")
+    core = ov.Core()
+    # OpenVINO's CPU plugin computes in bf16 where the CPU supports it unless told
+    # otherwise: a policy's continuous actions then move by ~1e-2.
+    compiled = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     result = compiled(feeds)
     return {out.get_any_name(): np.asarray(result[out]) for out in compiled.outputs}
 
