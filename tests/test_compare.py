@@ -127,7 +127,23 @@ def test_compare_on_your_own_env_writes_the_heatmap(run, tmp_path):
     assert f"2 episode(s) of {FACTORY}" in out.stdout and "wrote" in out.stdout
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = compare_exports(run, env=FACTORY, env_config={"max_episode_steps": 25}, episodes=2)
-    assert result.observations == 50  # two episodes of exactly 25 steps (truncated)
+    assert result.observations == _episode_steps(run, episodes=2, max_steps=25)
+
+
+def _episode_steps(run: Path, episodes: int, max_steps: int) -> int:
+    """Steps of the seeded episodes (seeds 0, 1) the last export drives, replayed in gymnasium."""
+    import gymnasium as gym
+
+    policy = load_policy(list_exports(run)[-1].checkpoint)
+    steps = 0
+    for seed in range(episodes):
+        env = gym.make("CartPole-v1", max_episode_steps=max_steps)
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(policy.compute_action(obs))
+            done, steps = terminated or truncated, steps + 1
+    return steps
 
 
 def test_samples_of_the_space_when_nothing_is_given(run):

@@ -48,7 +48,10 @@ def test_every_order_of_formats_writes_the_same_verified_files(
 
     every = tuple(n for n, f in FORMATS.items() if framework in f.frameworks)
     config = ppo_config("CartPole-v1", stack=stack, framework=framework)
-    algo = make_exporting(PPO, on_error="raise")(config=config)
+    # "warn", not "raise": an agreement-judged format (onnx_int8) may be refused
+    # by its rule on some trained weights; the refusal must then be the same in
+    # every order, like everything else.
+    algo = make_exporting(PPO, on_error="warn")(config=config)
     try:
         algo.train()
         results = {}
@@ -57,28 +60,31 @@ def test_every_order_of_formats_writes_the_same_verified_files(
             algo.export_policies(checkpoint, algo.export_options.replace(formats=order))
             export_dir = checkpoint / EXPORT_DIRNAME / "default_policy"
             manifest = json.loads((export_dir / MANIFEST_NAME).read_text())
-            assert manifest["status"] == "ok" and not manifest["errors"], (
-                order,
-                manifest["errors"],
-            )
-            assert sorted(manifest["files"]) == sorted(every), order
-            assert all(manifest["verification"][f]["passed"] for f in every), order
+            refused = set(manifest["errors"])
+            assert all(
+                FORMATS[f].verify == "agreement" and "agree with the policy's" in why
+                for f, why in manifest["errors"].items()
+            ), (order, manifest["errors"])
+            written = [f for f in every if f not in refused]
+            assert sorted(manifest["files"]) == sorted(written), order
+            assert all(manifest["verification"][f]["passed"] for f in written), order
             actions = {
                 f: load_policy(export_dir, format=f).compute_actions(OBS)
-                for f in every
+                for f in written
                 if FORMATS[f].runtime is not None
             }
             weights = {
                 f: FORMATS[f].read_weights(export_dir / manifest["files"][f]["path"])
-                for f in every
+                for f in written
                 if FORMATS[f].read_weights is not None
             }
-            results[order] = (manifest["files"], actions, weights)
+            results[order] = (manifest["errors"], manifest["files"], actions, weights)
     finally:
         algo.stop()
-    (first_files, first_actions, first_weights), *rest = results.values()
-    for order, (files, actions, weights) in zip(list(results)[1:], rest):
-        for f in every:
+    (first_errors, first_files, first_actions, first_weights), *rest = results.values()
+    for order, (errors, files, actions, weights) in zip(list(results)[1:], rest):
+        assert errors == first_errors, order
+        for f in files:
             if f in DETERMINISTIC:
                 assert files[f]["sha256"] == first_files[f]["sha256"], (order, f)
         for f, got in actions.items():

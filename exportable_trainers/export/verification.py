@@ -122,6 +122,7 @@ def action_agreement(
         return {"passed": False, "problems": [f"output(s) {', '.join(missing)} missing"]}
     n = len(np.asarray(reference[names[0]]))
     agree = np.ones(n, bool)
+    continuous = False
     for name in names:
         want, have = np.asarray(reference[name]), np.asarray(got[name])
         if want.shape != have.shape:
@@ -131,15 +132,17 @@ def action_agreement(
             }
         if want.dtype.kind == "f":
             close = np.abs(want.astype(np.float64) - have.astype(np.float64)) <= atol
+            continuous = True
         else:
             close = want == have
         agree &= close.reshape(n, -1).all(axis=1)
     share = float(agree.mean()) if n else 1.0
     problems = []
     if share < MIN_AGREEMENT:
+        rule = f"within int8_atol={atol:g}" if continuous else "exactly equal"
         problems.append(
             f"its actions agree with the policy's in {share:.1%} of {n} observations, "
-            f"below the {MIN_AGREEMENT:.0%} it needs (continuous within int8_atol={atol:g})"
+            f"below the {MIN_AGREEMENT:.0%} it needs ({rule})"
         )
     return {
         "passed": not problems,
