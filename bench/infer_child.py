@@ -1,6 +1,6 @@
 """P2, ONNX Runtime side (a process without Ray, as deployed): per-call times.
 
-python bench/infer_child.py NEW_CHECKPOINT OLD_CHECKPOINT
+python bench/infer_child.py NEW_CHECKPOINT OLD_CHECKPOINT WIDE_CHECKPOINT
 
 Also profiles ONNX Runtime on a batch of 256 (its own per-node profiler) and
 times a run that asks for the action alone, to show where the time goes.
@@ -20,7 +20,7 @@ from bench.common import median_times
 from bench.p2_inference import batch_of
 from exportable_trainers import load_policy
 
-new_ckpt, old_ckpt = sys.argv[1], sys.argv[2]
+new_ckpt, old_ckpt, wide_ckpt = sys.argv[1], sys.argv[2], sys.argv[3]
 model_path = f"{new_ckpt}/export/default_policy/model.onnx"
 ours_new = load_policy(new_ckpt, format="onnx")
 ours_old = load_policy(old_ckpt, format="onnx")
@@ -97,6 +97,16 @@ for batch in (1, 256):
     if batch == 256:
         fns["bare_action_only"] = lambda x=x: session.run(["action"], {"obs": x})
     out[batch] = median_times(fns, number, repeat)
+# The deployment formats at batch 256, each against what it replaces.
+x256 = batch_of(256)
+actor = load_policy(new_ckpt, format="onnx_actor")
+out["actor_256"] = median_times({"a": lambda: actor.compute_actions(x256)}, 300, 7)["a"]
+wide = {"wide_actor_256": load_policy(wide_ckpt, format="onnx_actor")}
+try:
+    wide["int8_256"] = load_policy(wide_ckpt, format="onnx_int8")
+except Exception as exc:  # refused for this checkpoint: the parent reports why
+    print(f"onnx_int8 not loadable: {exc}", file=sys.stderr)
+out.update(median_times({k: (lambda p=p: p.compute_actions(x256)) for k, p in wide.items()}, 50, 7))
 out["profile_256"] = node_profile(batch_of(256))
 out["wrapper_profile"] = wrapper_profile(batch_of(1)[0])
 try:

@@ -23,15 +23,28 @@ def batch_of(n: int) -> np.ndarray:
     return np.repeat(OBS[None], n, 0) + noise
 
 
+# The new stack also writes the deployment formats; the wide MLP is the int8 subject.
+DEPLOY_FORMATS = ["onnx", "torchscript", "safetensors", "onnx_actor", "onnx_int8"]
+WIDE = [1024] * 5  # ~4.2M parameters in the actor
+
+
 def _algos(workdir: Path):
-    """Default-config PPO (256x256 MLPs) on each stack, exported once."""
+    """Default-config PPO (256x256 MLPs) on each stack, and a wide MLP, exported once."""
     from ray.rllib.algorithms.ppo import PPO, PPOConfig
 
     from exportable_trainers import make_exporting
 
-    new = make_exporting(PPO)(
+    new = make_exporting(PPO, formats=DEPLOY_FORMATS)(
         config=PPOConfig().environment("CartPole-v1").env_runners(num_env_runners=0)
     )
+    wide = make_exporting(PPO, formats=["onnx_actor", "onnx_int8"], on_error="warn")(
+        config=PPOConfig()
+        .environment("CartPole-v1")
+        .env_runners(num_env_runners=0)
+        .rl_module(model_config={"fcnet_hiddens": WIDE})
+    )
+    wide_ckpt = Path(wide.save(str(workdir / "wide")).checkpoint.path)
+    wide.stop()
     old_config = (
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
@@ -41,7 +54,7 @@ def _algos(workdir: Path):
     old = make_exporting(PPO)(config=old_config)
     new_ckpt = Path(new.save(str(workdir / "new")).checkpoint.path)
     old_ckpt = Path(old.save(str(workdir / "old")).checkpoint.path)
-    return new, old, new_ckpt, old_ckpt
+    return new, old, new_ckpt, old_ckpt, wide_ckpt
 
 
 def _rllib_times(new, old) -> dict:
@@ -75,9 +88,9 @@ def _rllib_times(new, old) -> dict:
 
 
 def run(workdir: Path) -> tuple[list[Row], dict]:
-    new, old, new_ckpt, old_ckpt = _algos(workdir)
+    new, old, new_ckpt, old_ckpt, wide_ckpt = _algos(workdir)
     rllib = _rllib_times(new, old)
-    child = run_python(CHILD, str(new_ckpt), str(old_ckpt))
+    child = run_python(CHILD, str(new_ckpt), str(old_ckpt), str(wide_ckpt))
     onnx = {int(k): v for k, v in child.items() if k.isdigit()}
     value_share = _value_share(child["profile_256"], child["weights_of_node"])
     rows = []
@@ -150,18 +163,19 @@ def run(workdir: Path) -> tuple[list[Row], dict]:
                 t_bare,
                 "s",
                 t_ours / t_bare,
-                "<= 1.5x",
-                t_ours / t_bare <= 1.5,
+                "<= 1.15x" if batch == 1 else "<= 1.5x",
+                t_ours / t_bare <= (1.15 if batch == 1 else 1.5),
                 "the wrapper's overhead: observation checks, feeds, named outputs; both in a process "
                 "without Ray"
                 + (
                     f"; {(t_ours - t_bare) * 1e6:.0f} us per call, see the compute_action profile below"
-                    if t_ours / t_bare > 1.5
+                    if t_ours / t_bare > (1.15 if batch == 1 else 1.5)
                     else ""
                 ),
                 {"ours": s_ours, "bare": s_bare},
             ),
         ]
+    rows += _deploy_rows(child, rllib[256]["module"], wide_ckpt)
     info = {"new_ckpt": new_ckpt, "old_ckpt": old_ckpt, "new": new, "old": old}
     info["ort_profile"] = [
         *_profile_lines(child, value_share),
@@ -173,6 +187,63 @@ def run(workdir: Path) -> tuple[list[Row], dict]:
         "```",
     ]
     return rows, info
+
+
+def _deploy_rows(child: dict, module: tuple, wide_ckpt: Path) -> list[Row]:
+    """onnx_actor vs RLlib's module path, and onnx_int8 vs onnx_actor on the wide MLP."""
+    import json
+
+    (t_actor, s_actor), (t_module, s_module) = child["actor_256"], module
+    rows = [
+        Row(
+            "P2",
+            "batch 256: onnx_actor compute_actions vs new-stack forward_inference + distribution",
+            t_actor,
+            t_module,
+            "s",
+            t_module / t_actor,
+            ">= 1.3x faster",
+            t_module / t_actor >= 1.3,
+            "the acting graph only (no value branch), no Ray in the process",
+            {"ours": s_actor, "rllib": s_module},
+        )
+    ]
+    manifest = json.loads((wide_ckpt / "export/default_policy/manifest.json").read_text())
+    if "int8_256" not in child:
+        why = manifest["errors"].get("onnx_int8", "not written")
+        return [
+            *rows,
+            Row(
+                "P2",
+                "batch 256: onnx_int8 vs onnx_actor, 4.2M-parameter MLP",
+                None,
+                child["wide_actor_256"][0],
+                "s",
+                None,
+                ">= 1.5x faster, >= 99% agreement",
+                False,
+                f"onnx_int8 refused for this checkpoint: {why}",
+                {},
+            ),
+        ]
+    (t_int8, s_int8), (t_wide, s_wide) = child["int8_256"], child["wide_actor_256"]
+    agreement = manifest["verification"]["onnx_int8"]["action_agreement"]
+    return [
+        *rows,
+        Row(
+            "P2",
+            "batch 256: onnx_int8 vs onnx_actor, 4.2M-parameter MLP (fcnet 1024x5)",
+            t_int8,
+            t_wide,
+            "s",
+            t_wide / t_int8,
+            ">= 1.5x faster, >= 99% agreement",
+            t_wide / t_int8 >= 1.5 and agreement >= 0.99,
+            f"dynamic int8 quantization; agreement with the live policy {agreement:.1%} "
+            "(manifest verification.onnx_int8.action_agreement)",
+            {"ours": s_int8, "fp32": s_wide},
+        ),
+    ]
 
 
 def _branch(weights: str) -> str:

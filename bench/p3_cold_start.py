@@ -73,9 +73,10 @@ def run(checkpoint: Path, repeats: int = 5, rllib_repeats: int = 2) -> list[Row]
             t_bare,
             "s",
             t_ours / t_bare,
-            "<= 2x",
-            t_ours / t_bare <= 2,
-            "includes interpreter start; load_policy also imports gymnasium and checks sha256",
+            "<= 1.2x",
+            t_ours / t_bare <= 1.2,
+            "includes interpreter start; load_policy also imports gymnasium (for the spaces) "
+            "and checks the file's sha256 against the manifest",
             {"ours": ours, "bare": bare},
         ),
     ]
