@@ -92,7 +92,9 @@ def _render(
     lines += ["", "## Targets missed", ""]
     if missed:
         lines += [
-            f"- {r.id}, {r.what}: ratio {r.ratio:.3g}, target {r.target}. {r.note}" for r in missed
+            f"- {r.id}, {r.what}: ratio {'-' if r.ratio is None else f'{r.ratio:.3g}'}, "
+            f"target {r.target}. {r.note}"
+            for r in missed
         ]
         lines += [
             "",

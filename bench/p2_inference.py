@@ -42,6 +42,7 @@ def _algos(workdir: Path):
         .environment("CartPole-v1")
         .env_runners(num_env_runners=0)
         .rl_module(model_config={"fcnet_hiddens": WIDE})
+        .debugging(seed=0)  # the same weights, so the same agreement, in every run
     )
     wide_ckpt = Path(wide.save(str(workdir / "wide")).checkpoint.path)
     wide.stop()

@@ -200,3 +200,37 @@ def test_int8_without_verification_is_refused():
 
     with pytest.raises(ValueError, match=r"onnx_int8 .*verify=False cannot judge"):
         ExportOptions(formats=["onnx_int8"], verify=False)
+
+
+DOC_SNIPPET_GUARD = """
+import sys
+loaded = sorted(m for m in ("ray", "torch", "tensorflow", "exportable_trainers") if m in sys.modules)
+assert not loaded, loaded
+"""
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("trained", ["cartpole-new-torch-15", "cartpole-old-tf2-15"], indirect=True)
+def test_the_deploying_snippet_runs_a_bare_file_as_written(trained, tmp_path, fmt):
+    import re
+    import subprocess
+    import sys
+
+    from exportable_trainers import load_policy
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "formats.md").read_text()
+    section = page.split("## Deploying", 1)[1].split("\n## ", 1)[0]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    manifest = trained["manifest"]
+    shutil.copy(trained["dir"] / manifest["files"][fmt]["path"], tmp_path / "policy.onnx")
+    out = subprocess.run(
+        [sys.executable, "-c", snippet + DOC_SNIPPET_GUARD],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    zeros = np.zeros((1, *manifest["observation_space"]["shape"]), np.float32)
+    want = load_policy(trained["dir"], format=fmt).compute_actions(zeros)
+    assert out.stdout.strip() == f"action {want[0].tolist()} in Discrete", out.stdout

@@ -149,6 +149,16 @@ class ExportedPolicy:
         # else, and anything that fails, goes through the general validator.
         space = self.observation_space
         self._box = (space.shape, np.dtype(space.dtype)) if type(space).__name__ == "Box" else None
+        # One Box input, one action, no state, a batched whole-policy graph: the
+        # batch-1 hot path feeds the runner directly (docs/benchmarks.md, P2).
+        self._direct = (
+            self._whole
+            and self._box is not None
+            and not self._one_at_a_time
+            and not self._state_entries
+            and len(self._obs_inputs) == 1
+            and self._action_names == ["action"]
+        )
         self.reset()
 
     def __repr__(self) -> str:
@@ -251,16 +261,22 @@ class ExportedPolicy:
         outs = self.forward(batch, state)
         return nest_leaves(self.action_space, [outs[n] for n in self._action_names])
 
+    def _box_row(self, obs: Any) -> np.ndarray | None:
+        """A plain Box observation as a batch of one, or None to validate it in full."""
+        if self._box is None:
+            return None
+        arr = np.asarray(obs)
+        if (
+            arr.shape == self._box[0]
+            and arr.dtype.kind in "biuf"
+            and not (arr.dtype.kind == "f" and not np.isfinite(arr).all())
+        ):
+            return arr.astype(self._box[1], copy=False)[None]
+        return None
+
     def _single_leaves(self, obs: Any) -> list[np.ndarray]:
-        if self._box is not None:
-            arr = np.asarray(obs)
-            if (
-                arr.shape == self._box[0]
-                and arr.dtype.kind in "biuf"
-                and not (arr.dtype.kind == "f" and not np.isfinite(arr).all())
-            ):
-                return [arr.astype(self._box[1], copy=False)[None]]
-        return single_to_leaves(self.observation_space, obs)
+        row = self._box_row(obs)
+        return [row] if row is not None else single_to_leaves(self.observation_space, obs)
 
     def compute_action(self, obs: Any) -> Any:
         """The env action for one observation, in the structure the env takes.
@@ -273,6 +289,9 @@ class ExportedPolicy:
         Raises:
             ObservationError: The observation does not fit the observation space.
         """
+        if self._direct and (row := self._box_row(obs)) is not None:
+            action = self._runner.run({self._obs_inputs[0]: row}, self._action_names)["action"]
+            return int(action[0]) if self._scalar[0] and action.dtype.kind in "iu" else action[0]
         outs = self._run(self._single_leaves(obs), self._state, self._acting_outputs)
         if self._state_entries:
             self._state = {e["key"]: outs[e["output"]] for e in self._state_entries}
