@@ -290,18 +290,23 @@ class ExportedPolicy:
             ObservationError: The observation does not fit the observation space.
         """
         if self._direct and (row := self._box_row(obs)) is not None:
-            action = self._runner.run({self._obs_inputs[0]: row}, self._action_names)["action"]
-            return int(action[0]) if self._scalar[0] and action.dtype.kind in "iu" else action[0]
+            return _first(
+                self._runner.run({self._obs_inputs[0]: row}, ["action"])["action"], self._scalar[0]
+            )
         outs = self._run(self._single_leaves(obs), self._state, self._acting_outputs)
         if self._state_entries:
             self._state = {e["key"]: outs[e["output"]] for e in self._state_entries}
         parts = [
-            int(outs[name][0]) if scalar and outs[name].dtype.kind in "iu" else outs[name][0]
-            for name, scalar in zip(self._action_names, self._scalar)
+            _first(outs[name], scalar) for name, scalar in zip(self._action_names, self._scalar)
         ]
         if len(parts) == 1 and self._action_names == ["action"]:
             return parts[0]
         return nest_leaves(self.action_space, parts)
+
+
+def _first(batch: np.ndarray, scalar: bool) -> Any:
+    """Row 0 of an action leaf; a Discrete leaf's as an int, as RLlib sends it to the env."""
+    return int(batch[0]) if scalar and batch.dtype.kind in "iu" else batch[0]
 
 
 def _load_file(path: Path, policy_id: str | None, format: str | None) -> ExportedPolicy:
