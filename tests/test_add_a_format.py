@@ -52,10 +52,10 @@ def _npz(writer) -> Format:
     return Format(
         name=NAME,
         path="weights.npz",
+        frameworks=frozenset({"torch"}),
         description="the network's weights as a numpy .npz file",
-        written_by={"torch": writer},
+        writer=writer,
         whole_policy=False,
-        runtime=None,
         verify="weights",
         card=_card,
         read_weights=_read_npz,

@@ -76,20 +76,20 @@ class FrameworkExporter(ABC):
     def write(self, fmt: str, directory: Path) -> dict[str, Any]:
         """Write format ``fmt`` into ``directory`` the way its format declares.
 
-        A format names, per framework, either a method of the exporter or a
-        function ``writer(exporter, path)``.
+        A format names either a method of the exporter (``write_<name>`` unless
+        it says otherwise) or a function ``writer(exporter, path)``.
 
         Returns:
             Extra facts for the manifest's ``files`` entry (e.g. the ONNX opset).
         """
         spec = FORMATS[fmt]
-        writer = spec.written_by.get(self.target.framework)
+        writer = spec.writer or f"write_{spec.name}"
         if isinstance(writer, str):
             writer = getattr(type(self), writer, None)
-        if writer is None:
+        if writer is None or self.target.framework not in spec.frameworks:
             raise ValueError(
                 f"{type(self).__name__} cannot write {fmt!r} "
-                f"(written for {', '.join(sorted(spec.written_by)) or 'no framework'})"
+                f"(written for {', '.join(sorted(spec.frameworks)) or 'no framework'})"
             )
         return writer(self, directory / spec.path)
 

@@ -14,11 +14,10 @@ from pathlib import PurePosixPath
 
 from ...exceptions import InvalidOptionError
 from . import h5, keras, onnx, onnx_actor, onnx_int8, safetensors, savedmodel, torchscript
-from .spec import MIN_AGREEMENT, NATIVE_ALIAS, VERIFY_KINDS, Format, Runtime
+from .spec import FRAMEWORKS, MIN_AGREEMENT, NATIVE_ALIAS, VERIFY_KINDS, Format, Runtime
 
 # Bumped when a format's file layout or manifest record changes incompatibly.
 PROTOCOL = 1
-FRAMEWORKS = ("torch", "tf", "tf2")
 
 # Ray's ExportFormat.CHECKPOINT names the RLlib checkpoint itself, which is not a
 # model format; it is only meaningful for Tune's end-of-trial export.
@@ -78,7 +77,7 @@ def register_format(fmt: Format) -> Format:
             f"format {fmt.name!r}: path {fmt.path!r} must be one plain file or directory "
             "name inside the export directory"
         )
-    unknown = sorted(set(fmt.written_by) - set(FRAMEWORKS))
+    unknown = sorted(set(fmt.frameworks) - set(FRAMEWORKS))
     if unknown:
         raise InvalidOptionError(
             f"format {fmt.name!r} names unknown framework(s) {', '.join(unknown)}; "

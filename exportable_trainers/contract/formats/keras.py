@@ -1,18 +1,16 @@
-"""keras: the TF policy network as a Keras 3 ``.keras`` file."""
+"""keras: the TF policy network as a Keras 3 ``.keras`` file; h5's network, saved by Keras 3."""
 
 from __future__ import annotations
 
-from .examples import network_card
-from .spec import Format, Runtime
+from . import h5
+from .cards import network_card
+from .spec import Runtime
 
-FORMAT = Format(
-    name="keras",
-    path="model.keras",
+# fmt: off
+FORMAT = h5.FORMAT.variant(
+    name="keras", path="model.keras", preference=4,
     description="Keras 3 .keras file of the policy network (keras.saving.load_model)",
-    written_by={"tf": "write_keras", "tf2": "write_keras"},
-    whole_policy=False,
     runtime=Runtime("keras", "tf", "exportable_trainers.load.runtimes.keras_models:load_keras3"),
-    verify="outputs",
-    card=network_card("Keras 3 (.keras)", "import keras\nmodel = keras.saving.load_model"),
-    preference=4,
+    card=network_card("Keras 3 (.keras)", "keras", "keras.saving.load_model"),
 )
+# fmt: on

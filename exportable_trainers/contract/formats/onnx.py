@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .examples import example_feeds, names
-from .spec import Format, Runtime
+from .cards import example_feeds, names, section
+from .spec import ANY_FRAMEWORK, Format, Runtime
 
 # The metadata_props key of every ONNX file that holds its contract (a JSON manifest).
 METADATA_KEY = "exportable_trainers.manifest"
@@ -23,33 +23,26 @@ def onnx_card(title: str, what: str) -> Callable[[dict, dict], list[str]]:
 
     def card(record: dict, manifest: dict) -> list[str]:
         outputs = record.get("outputs") or [o["name"] for o in manifest["outputs"]]
-        return [
-            f"## {title}",
-            "",
+        text = (
             f"{what} Inputs {names(manifest['inputs'])}; outputs "
             f"{', '.join(f'`{o}`' for o in outputs)}; opset {record.get('opset')}. "
-            f"The file carries its own contract (metadata key `{METADATA_KEY}`).",
-            "",
-            "```python",
+            f"The file carries its own contract (metadata key `{METADATA_KEY}`)."
+        )
+        code = [
             "import numpy as np, onnxruntime as ort",
             f'session = ort.InferenceSession("{record["path"]}", providers=["CPUExecutionProvider"])',
             f"outputs = session.run(None, {example_feeds(manifest)})",
-            "```",
         ]
+        return section(title, text, code)
 
     return card
 
 
+# fmt: off
 FORMAT = Format(
-    name="onnx",
-    path="model.onnx",
+    name="onnx", path="model.onnx", frameworks=ANY_FRAMEWORK, default_for=ANY_FRAMEWORK,
     description="ONNX graph: raw observations in, action and raw outputs out",
-    written_by={"torch": "write_onnx", "tf": "write_onnx", "tf2": "write_onnx"},
-    whole_policy=True,
-    runtime=RUNTIME,
-    verify="outputs",
+    runtime=RUNTIME, sealed_by=SEAL, preference=0,
     card=onnx_card("ONNX (onnxruntime)", "The whole policy step."),
-    default_for=frozenset({"torch", "tf", "tf2"}),
-    preference=0,
-    sealed_by=SEAL,
 )
+# fmt: on

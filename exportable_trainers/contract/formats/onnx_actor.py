@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from .onnx import RUNTIME, SEAL, onnx_card
-from .spec import Format
+from . import onnx
 
-FORMAT = Format(
-    name="onnx_actor",
-    path="actor.onnx",
+# fmt: off
+FORMAT = onnx.FORMAT.variant(
+    name="onnx_actor", path="actor.onnx", acting_only=True, preference=5,
     description="ONNX graph of acting only: no value branch, no distribution inputs",
-    written_by={"torch": "write_onnx_actor", "tf": "write_onnx_actor", "tf2": "write_onnx_actor"},
-    whole_policy=True,
-    runtime=RUNTIME,
-    verify="outputs",
-    card=onnx_card("ONNX, acting only (onnxruntime)", "The action (and next state) alone."),
-    preference=5,
-    acting_only=True,
-    sealed_by=SEAL,
+    card=onnx.onnx_card("ONNX, acting only (onnxruntime)", "The action (and next state) alone."),
 )
+# fmt: on

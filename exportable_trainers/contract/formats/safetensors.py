@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .spec import Format
+from .cards import section
+from .spec import TORCH, Format
 
 
 def read_weights(path: Path) -> dict[str, Any]:
@@ -19,27 +20,19 @@ def card(record: dict, manifest: dict) -> list[str]:
     """The README section: which class the state_dict belongs to and how to read it."""
     details = manifest.get("details", {})
     owner = details.get("module_class") or details.get("model_class")
-    return [
-        "## safetensors (weights only)",
-        "",
-        f"The network's `state_dict`; load it into the same network class (`{owner}`).",
-        "",
-        "```python",
+    text = f"The network's `state_dict`; load it into the same network class (`{owner}`)."
+    code = [
         "from safetensors.torch import load_file",
         f'state_dict = load_file("{record["path"]}")',
-        "```",
     ]
+    return section("safetensors (weights only)", text, code)
 
 
+# fmt: off
 FORMAT = Format(
-    name="safetensors",
-    path="weights.safetensors",
+    name="safetensors", path="weights.safetensors", frameworks=TORCH, default_for=TORCH,
     description="the network's weights (state_dict of the RLModule / ModelV2), no code",
-    written_by={"torch": "write_safetensors"},
-    whole_policy=False,
-    runtime=None,
-    verify="weights",
+    whole_policy=False, verify="weights", read_weights=read_weights,
     card=card,
-    read_weights=read_weights,
-    default_for=frozenset({"torch"}),
 )
+# fmt: on

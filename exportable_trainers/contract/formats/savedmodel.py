@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .examples import names
-from .spec import Format, Runtime
+from .cards import names, section
+from .spec import TF, Format, Runtime
 
 
 def card(record: dict, manifest: dict) -> list[str]:
@@ -11,30 +11,24 @@ def card(record: dict, manifest: dict) -> list[str]:
     keys = record.get("input_keys", {})
     args = ", ".join(f"{keys.get(i['name'], i['name'])}=..." for i in manifest["inputs"])
     path = record["path"]
-    return [
-        "## SavedModel (TensorFlow, or Keras 3 via TFSMLayer)",
-        "",
-        f"Signature `serving_default`; outputs {names(manifest['outputs'])}.",
-        "",
-        "```python",
+    code = [
         "import tensorflow as tf",
         f'serving = tf.saved_model.load("{path}").signatures["serving_default"]',
         f"outputs = serving({args})",
         f'# Keras 3: keras.layers.TFSMLayer("{path}", call_endpoint="serving_default")',
-        "```",
     ]
+    return section(
+        "SavedModel (TensorFlow, or Keras 3 via TFSMLayer)",
+        f"Signature `serving_default`; outputs {names(manifest['outputs'])}.",
+        code,
+    )
 
 
+# fmt: off
 FORMAT = Format(
-    name="savedmodel",
-    path="savedmodel",
+    name="savedmodel", path="savedmodel", frameworks=TF, native_for=TF, default_for=TF,
     description="TensorFlow SavedModel with a 'serving_default' signature",
-    written_by={"tf": "write_savedmodel", "tf2": "write_savedmodel"},
-    whole_policy=True,
     runtime=Runtime("tensorflow", "tf", "exportable_trainers.load.runtimes.savedmodel:load"),
-    verify="outputs",
-    card=card,
-    native_for=frozenset({"tf", "tf2"}),
-    default_for=frozenset({"tf", "tf2"}),
-    preference=2,
+    card=card, preference=2,
 )
+# fmt: on

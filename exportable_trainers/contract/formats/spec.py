@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Ray Tune's ExportFormat name for "the framework's native format".
 NATIVE_ALIAS = "model"
+
+FRAMEWORKS = ("torch", "tf", "tf2")
+TORCH = frozenset({"torch"})
+TF = frozenset({"tf", "tf2"})
+ANY_FRAMEWORK = frozenset(FRAMEWORKS)
 
 # The share of actions a format verified by "agreement" must take as RLlib does.
 MIN_AGREEMENT = 0.99
@@ -38,11 +43,15 @@ class Format:
     Args:
         name: Canonical name used in options and manifests.
         path: File or directory name inside an export directory.
+        frameworks: The frameworks ("torch", "tf", "tf2") whose policies it is
+            written for.
         description: One line for docs and error messages.
-        written_by: Framework ("torch", "tf", "tf2") -> the name of the
-            FrameworkExporter method that writes it, ``method(path) -> dict``,
-            or a function ``writer(exporter, path) -> dict`` (the dict: extra
-            facts for the manifest's ``files`` entry).
+        card: ``card(record, manifest) -> list of Markdown lines`` for the
+            export's README.
+        writer: How the framework exporter writes it: the name of one of its
+            methods, ``method(path) -> dict``, or a function
+            ``writer(exporter, path) -> dict`` (the dict: extra facts for the
+            manifest's ``files`` entry). None: the method ``write_<name>``.
         whole_policy: True when the artifact maps raw observations to actions
             on its own; False when it holds only the network (the loader then
             applies the preprocessing and the action head from the manifest).
@@ -51,8 +60,6 @@ class Format:
             it; at least ``MIN_AGREEMENT`` of its actions must equal RLlib's,
             continuous ones within the ``int8_atol`` option) or "weights" (the
             tensors must equal the network's).
-        card: ``card(record, manifest) -> list of Markdown lines`` for the
-            export's README.
         read_weights: For verify="weights": ``read_weights(path) -> {name: array}``.
         native_for: Frameworks whose "native format" (Ray's "model") this is.
         default_for: Frameworks that write it when no formats are given.
@@ -67,12 +74,13 @@ class Format:
 
     name: str
     path: str
+    frameworks: frozenset[str]
     description: str
-    written_by: Mapping[str, str | Callable[[Any, Any], dict]]
-    whole_policy: bool
-    runtime: Runtime | None
-    verify: str
     card: Callable[[dict, dict], list[str]]
+    writer: str | Callable[[Any, Any], dict] | None = None
+    whole_policy: bool = True
+    runtime: Runtime | None = None
+    verify: str = "outputs"
     read_weights: Callable[[Any], dict[str, Any]] | None = None
     native_for: frozenset[str] = field(default_factory=frozenset)
     default_for: frozenset[str] = field(default_factory=frozenset)
@@ -80,10 +88,13 @@ class Format:
     acting_only: bool = False
     sealed_by: str | None = None
 
-    @property
-    def frameworks(self) -> frozenset[str]:
-        """Frameworks whose policies can be written in this format."""
-        return frozenset(self.written_by)
+    def variant(self, **changes: Any) -> Format:
+        """This format with ``changes`` (a new name at least); never a default of any framework.
+
+        Args:
+            changes: Fields to replace, as for :func:`dataclasses.replace`.
+        """
+        return replace(self, **{"native_for": frozenset(), "default_for": frozenset(), **changes})
 
 
 def resolve_reference(reference: str) -> Any:
