@@ -6,11 +6,12 @@ Errors are one line on stderr and a non-zero exit code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,25 @@ POLICY_ID_OPTION = typer.Option(None, "--policy-id", help="Which policy, when th
 FORMAT_OPTION = typer.Option(
     None, "--format", help="Format to run; default: the first installed runtime."
 )
+ENV_CONFIG_OPTION = typer.Option(None, "--env-config", help=ENV_CONFIG_HELP)
+
+
+def _seed_option(first: str) -> Any:
+    return typer.Option(0, "--seed", help=f"Seed of the first {first}.")
+
+
+def _plot_option(what: str) -> Any:
+    return typer.Option(None, "--plot", help=f"Write a PNG {what}.")
+
+
+@contextlib.contextmanager
+def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar on stderr (a terminal only), as a ``(done, total)`` callback."""
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(what, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _env_config(value: str | None) -> dict | None:
@@ -342,33 +362,21 @@ def export(
 def evaluate(
     path: Path = typer.Argument(..., help="Experiment, trial or checkpoint directory."),
     env: str = typer.Option(..., "--env", help=ENV_HELP),
-    env_config: str | None = typer.Option(None, "--env-config", help=ENV_CONFIG_HELP),
+    env_config: str | None = ENV_CONFIG_OPTION,
     episodes: int = typer.Option(10, "--episodes", min=1, help="Episodes per checkpoint."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the first episode."),
-    plot: Path | None = typer.Option(
-        None, "--plot", help="Write a PNG of return against iteration."
-    ),
+    seed: int = _seed_option("episode"),
+    plot: Path | None = _plot_option("of return against iteration"),
     policy_id: str | None = POLICY_ID_OPTION,
     format: str | None = FORMAT_OPTION,
 ) -> None:
     """Run each checkpoint's exported policy in a gymnasium env, without Ray."""
-    from rich.progress import Progress
-
     from .load.evaluation import evaluate_exports, plot_returns
 
     _png(plot)
     config = _env_config(env_config)
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task("episodes", total=None)
+    with _progress("episodes") as progress:
         results = evaluate_exports(
-            path,
-            env,
-            episodes,
-            seed,
-            policy_id,
-            format,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-            env_config=config,
+            path, env, episodes, seed, policy_id, format, progress=progress, env_config=config
         )
     table = Table(
         title=f"{env}: {episodes} episode(s) per checkpoint, seeds {seed}..{seed + episodes - 1}"
@@ -399,17 +407,15 @@ def compare(
         None, "--observations", help=".npz of observations: key 'obs', or one key per Dict leaf."
     ),
     env: str | None = typer.Option(None, "--env", help=ENV_HELP),
-    env_config: str | None = typer.Option(None, "--env-config", help=ENV_CONFIG_HELP),
+    env_config: str | None = ENV_CONFIG_OPTION,
     episodes: int = typer.Option(
         3, "--episodes", min=1, help="With --env: episodes driven by the reference checkpoint."
     ),
     reference: str = typer.Option(
         "last", "--reference", help="first, last, or a checkpoint directory's name."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the first episode or of the samples."),
-    plot: Path | None = typer.Option(
-        None, "--plot", help="Write a PNG heatmap of pairwise agreement between checkpoints."
-    ),
+    seed: int = _seed_option("episode or of the samples"),
+    plot: Path | None = _plot_option("heatmap of pairwise agreement between checkpoints"),
     policy_id: str | None = POLICY_ID_OPTION,
     format: str | None = FORMAT_OPTION,
     as_json: bool = typer.Option(
@@ -417,15 +423,12 @@ def compare(
     ),
 ) -> None:
     """How the checkpoints of a run act differently, on one shared set of observations."""
-    from rich.progress import Progress
-
     from .load.comparison import compare_exports, plot_agreement
 
     _png(plot)
     if observations is not None and env is not None:
         raise typer.BadParameter("give --observations or --env, not both")
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task("checkpoints", total=None)
+    with _progress("checkpoints") as progress:
         result = compare_exports(
             path,
             observations=observations,
@@ -436,7 +439,7 @@ def compare(
             policy_id=policy_id,
             format=format,
             seed=seed,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=progress,
         )
     if plot is not None:
         plot_agreement(result, plot)

@@ -182,10 +182,7 @@ def deterministic_action(spec: dict, dist_inputs: np.ndarray) -> np.ndarray:
     kind = spec.get("distribution")
     leaves = leaves_of(spec)
     if len(leaves) != 1:
-        raise ManifestError(
-            f"the numpy action head computes single-leaf actions only; this policy's "
-            f"actions have {len(leaves)} leaves"
-        )
+        raise ManifestError(f"the numpy action head takes one action leaf, not {len(leaves)}")
     x = np.asarray(dist_inputs)
     if kind == "categorical":
         a = np.argmax(x, axis=-1)

@@ -29,8 +29,7 @@ def state_values(state_out: Any, keys: list[str]) -> list[Any]:
     import tree
 
     flat = {".".join(map(str, path)): value for path, value in tree.flatten_with_path(state_out)}
-    missing = [k for k in keys if k not in flat]
-    if missing:
+    if missing := [k for k in keys if k not in flat]:
         raise KeyError(
             f"state_out lacks {missing}; it has {sorted(flat)} (it must mirror get_initial_state())"
         )

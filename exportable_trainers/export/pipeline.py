@@ -29,7 +29,7 @@ from .model_card import README_NAME, render_readme
 from .options import ExportOptions
 from .rllib.target import PolicyTarget
 from .staging import remove_leftovers, staged_directory
-from .verification import sample_state, verify_artifact
+from .verification import Tolerances, sample_state, verify_artifact
 
 logger = logging.getLogger("exportable_trainers")
 
@@ -296,9 +296,7 @@ def _verify(
                 state_in,
                 reference,
                 weights,
-                options.atol,
-                options.rtol,
-                options.int8_atol,
+                Tolerances(options.atol, options.rtol, options.int8_atol),
             )
         except Exception as exc:
             result = {"passed": False, "problems": [f"could not run the artifact: {_cause(exc)}"]}

@@ -11,7 +11,7 @@ from ..contract.manifest import read_manifest
 from ..contract.spaces import sample_observations
 from ..load.loader import find_export_dirs, load_policy
 from .options import ExportOptions
-from .verification import judge_outputs, sample_state
+from .verification import Tolerances, judge_outputs, sample_state
 
 
 def verify_against_checkpoint(
@@ -47,18 +47,11 @@ def verify_against_checkpoint(
                 if fmt not in FORMATS or FORMATS[fmt].verify == "weights":
                     continue  # weights only: nothing to run
                 got = load_policy(export_dir, format=fmt).forward(observations, state=state)
+                # The int8 tolerance the export was judged with.
+                judged = manifest.get("verification", {}).get(fmt, {})
+                tol = Tolerances(atol, rtol, judged.get("int8_atol", ExportOptions().int8_atol))
                 results[(policy_id, fmt)] = judge_outputs(
-                    fmt,
-                    manifest["files"][fmt],
-                    reference,
-                    got,
-                    manifest,
-                    atol,
-                    rtol,
-                    # The tolerance the export was judged with.
-                    manifest.get("verification", {})
-                    .get(fmt, {})
-                    .get("int8_atol", ExportOptions().int8_atol),
+                    fmt, manifest["files"][fmt], manifest, reference, got, tol
                 )
         return results
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -12,6 +12,20 @@ from ..contract.formats import FORMATS, MIN_AGREEMENT
 from ..contract.manifest import resolve_inside
 from ..load.loader import ExportedPolicy
 from ..load.runtimes import load_runner
+
+
+class Tolerances(NamedTuple):
+    """How far an artifact's outputs may be from RLlib's.
+
+    Args:
+        atol: Absolute tolerance of continuous outputs.
+        rtol: Relative tolerance of continuous outputs.
+        int8_atol: How far a continuous action of an "agreement" format may be.
+    """
+
+    atol: float
+    rtol: float
+    int8_atol: float
 
 
 def sample_state(state: list[dict], n: int, seed: int) -> dict[str, np.ndarray] | None:
@@ -157,12 +171,10 @@ def action_agreement(
 def judge_outputs(
     fmt: str,
     record: dict,
+    manifest: dict,
     reference: dict[str, np.ndarray],
     got: dict[str, np.ndarray],
-    manifest: dict,
-    atol: float,
-    rtol: float,
-    int8_atol: float,
+    tol: Tolerances,
 ) -> dict[str, Any]:
     """Compare a runnable format's outputs with RLlib's by the format's rule.
 
@@ -174,8 +186,8 @@ def judge_outputs(
         held = set(record.get("outputs") or ())
         reference = {k: v for k, v in reference.items() if k in held}
     if spec.verify == "agreement":
-        return action_agreement(reference, got, manifest["action"], int8_atol)
-    return compare_outputs(reference, got, atol, rtol, manifest["action"])
+        return action_agreement(reference, got, manifest["action"], tol.int8_atol)
+    return compare_outputs(reference, got, tol.atol, tol.rtol, manifest["action"])
 
 
 def verify_artifact(
@@ -186,9 +198,7 @@ def verify_artifact(
     state_in: dict[str, np.ndarray] | None,
     reference: dict[str, np.ndarray],
     weights: dict[str, np.ndarray] | None,
-    atol: float,
-    rtol: float,
-    int8_atol: float = 0.05,
+    tol: Tolerances,
 ) -> dict[str, Any]:
     """Load one written format the way users will and compare it with the live policy.
 
@@ -200,9 +210,7 @@ def verify_artifact(
         state_in: Recurrent state the reference was computed with (or None).
         reference: RLlib's own outputs for ``observations``.
         weights: For weights-only formats, the tensors the file must hold.
-        atol: Absolute tolerance.
-        rtol: Relative tolerance.
-        int8_atol: How far a continuous action of an "agreement" format may be.
+        tol: How far its outputs may be from ``reference``.
     """
     record = manifest["files"][fmt]
     path = resolve_inside(export_dir, record["path"], f"files[{fmt!r}]")
@@ -210,7 +218,7 @@ def verify_artifact(
     if spec is not None and spec.verify in ("outputs", "agreement"):
         policy = ExportedPolicy(export_dir, manifest, fmt, load_runner(fmt, path, manifest))
         got = policy.forward(observations, state=state_in)
-        return judge_outputs(fmt, record, reference, got, manifest, atol, rtol, int8_atol)
+        return judge_outputs(fmt, record, manifest, reference, got, tol)
     if spec is not None and spec.verify == "weights" and weights is not None:
         loaded = spec.read_weights(path)
         problems = []

@@ -12,19 +12,14 @@ from typing import Any
 
 import numpy as np
 
+# The module, not its names: the loader raises most of them.
+import exportable_trainers.exceptions as errors
+
 from ..contract.actions import deterministic_action, leaves_of
 from ..contract.formats import ALIASES, FORMATS, by_preference, normalize_format_names
 from ..contract.manifest import EXPORT_DIRNAME, MANIFEST_NAME, check_file, read_manifest
 from ..contract.observations import apply_steps, batch_to_leaves, nest_leaves, single_to_leaves
 from ..contract.spaces import space_from_dict
-from ..exceptions import (
-    ExportNotFoundError,
-    InvalidOptionError,
-    ManifestError,
-    MissingRuntimeError,
-    ObservationError,
-    PolicySelectionError,
-)
 from .runtimes import Runner, install_hint, is_installed, load_runner
 
 
@@ -40,9 +35,9 @@ def find_export_dirs(path: str | os.PathLike) -> dict[str, Path]:
     """
     path = Path(path)
     if not path.exists():
-        raise ExportNotFoundError(f"{path} does not exist")
+        raise errors.ExportNotFoundError(f"{path} does not exist")
     if not path.is_dir():
-        raise ExportNotFoundError(f"{path} is not a directory")
+        raise errors.ExportNotFoundError(f"{path} is not a directory")
     if (path / MANIFEST_NAME).is_file():
         return {path.name: path}
     root = path / EXPORT_DIRNAME if (path / EXPORT_DIRNAME).is_dir() else path
@@ -52,7 +47,7 @@ def find_export_dirs(path: str | os.PathLike) -> dict[str, Path]:
         if child.is_dir() and not child.name.startswith(".") and (child / MANIFEST_NAME).is_file()
     }
     if not found:
-        raise ExportNotFoundError(
+        raise errors.ExportNotFoundError(
             f"no export found at {path}; expected an export directory (with {MANIFEST_NAME}) or "
             f"a checkpoint directory holding {EXPORT_DIRNAME}/<policy_id>/{MANIFEST_NAME}"
         )
@@ -74,12 +69,12 @@ def choose_policy(where: object, ids: list[str], policy_id: str | None) -> str:
     listed = ", ".join(map(repr, ids)) or "none"
     if policy_id is None:
         if len(ids) > 1:
-            raise PolicySelectionError(
+            raise errors.PolicySelectionError(
                 f"{where} holds exports of several policies; pass policy_id= one of: {listed}"
             )
         return ids[0]
     if policy_id not in ids:
-        raise PolicySelectionError(
+        raise errors.PolicySelectionError(
             f"{where} holds no export of policy {policy_id!r}; it holds: {listed}"
         )
     return policy_id
@@ -92,24 +87,24 @@ def _choose_format(manifest: dict, fmt: str | None, where: Path) -> str:
         (fmt,) = normalize_format_names(fmt)
         fmt = ALIASES[fmt].get(manifest["framework"], fmt) if fmt in ALIASES else fmt
         if fmt not in files:
-            raise InvalidOptionError(
+            raise errors.InvalidOptionError(
                 f"{where} holds no {fmt!r} export; it holds: {', '.join(files) or 'nothing'}"
             )
         if fmt not in runnable:
-            raise InvalidOptionError(
+            raise errors.InvalidOptionError(
                 f"format {fmt!r} holds weights only and cannot run on its own; loadable "
                 f"formats here: {', '.join(runnable) or 'none'}"
             )
         return fmt
     if not runnable:
-        raise ExportNotFoundError(
+        raise errors.ExportNotFoundError(
             f"{where} holds no runnable format (it holds: {', '.join(files) or 'nothing'})"
         )
     for candidate in by_preference(runnable):
         if is_installed(candidate):
             return candidate
     needed = "; ".join(install_hint(f) for f in runnable)
-    raise MissingRuntimeError(f"no runtime installed for the formats in {where}: {needed}")
+    raise errors.MissingRuntimeError(f"no runtime installed for the formats in {where}: {needed}")
 
 
 class ExportedPolicy:
@@ -187,7 +182,7 @@ class ExportedPolicy:
     def _state_feeds(self, state: dict[str, Any] | None, n: int) -> dict[str, np.ndarray]:
         if not self._state_entries:
             if state:  # {} is what initial_state() gives a stateless policy
-                raise ObservationError(
+                raise errors.ObservationError(
                     f"this policy takes no state (it is not recurrent); got state keys "
                     f"{sorted(state) if isinstance(state, dict) else type(state).__name__}; "
                     "pass state=None"
@@ -198,12 +193,14 @@ class ExportedPolicy:
         want = {e["key"] for e in self._state_entries}
         if not isinstance(state, dict) or set(state) != want:
             got = sorted(state) if isinstance(state, dict) else type(state).__name__
-            raise ObservationError(f"state must be a dict with keys {sorted(want)}; got {got}")
+            raise errors.ObservationError(
+                f"state must be a dict with keys {sorted(want)}; got {got}"
+            )
         feeds = {}
         for e in self._state_entries:
             value = np.asarray(state[e["key"]], dtype=e["dtype"])
             if value.shape != (n, *e["shape"]):
-                raise ObservationError(
+                raise errors.ObservationError(
                     f"state {e['key']!r} has shape {value.shape}; expected {(n, *e['shape'])} "
                     f"for a batch of {n}"
                 )
@@ -319,11 +316,11 @@ def _load_file(path: Path, policy_id: str | None, format: str | None) -> Exporte
             choose_policy(path, [manifest["policy_id"]], policy_id)
             fmt = _choose_format(manifest, format or held[0], path.parent)
             if fmt not in held:
-                raise InvalidOptionError(f"{path} is the {held[0]!r} export, not {fmt!r}")
+                raise errors.InvalidOptionError(f"{path} is the {held[0]!r} export, not {fmt!r}")
             artifact = check_file(path.parent, manifest, fmt)
             return ExportedPolicy(path.parent, manifest, fmt, load_runner(fmt, artifact, manifest))
     if path.suffix != ".onnx":
-        raise ExportNotFoundError(
+        raise errors.ExportNotFoundError(
             f"{path} is a file; give an export or checkpoint directory, or an .onnx file "
             "written by exportable_trainers (it carries its contract)"
         )
@@ -341,22 +338,22 @@ def _load_bare_onnx(path: Path, policy_id: str | None, format: str | None) -> Ex
     runner = load_runner(ONNX.name, path, {})
     text = runner.contract()
     if text is None:
-        raise ManifestError(
+        raise errors.ManifestError(
             f"{path} carries no exportable_trainers contract (metadata key {METADATA_KEY!r}) "
             f"and has no {MANIFEST_NAME} beside it; load its export directory instead"
         )
     try:
         contract = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ManifestError(
+        raise errors.ManifestError(
             f"{path}: its {METADATA_KEY!r} metadata is not valid JSON ({e})"
         ) from None
     files = contract.get("files") if isinstance(contract, dict) else None
     if not isinstance(files, dict) or len(files) != 1:
-        raise ManifestError(f"{path}: its contract must name exactly one file")
+        raise errors.ManifestError(f"{path}: its contract must name exactly one file")
     ((fmt, record),) = files.items()
     if not isinstance(record, dict) or fmt not in FORMATS:
-        raise ManifestError(f"{path}: its contract names unknown format {fmt!r}")
+        raise errors.ManifestError(f"{path}: its contract names unknown format {fmt!r}")
     # The file is its own artifact; its digest is only recorded for the validator.
     contract["files"] = {fmt: {**record, "path": path.name, "sha256": sha256_file(path)}}
     contract = validate_manifest(contract, f"{path} (embedded contract)")
@@ -364,7 +361,7 @@ def _load_bare_onnx(path: Path, policy_id: str | None, format: str | None) -> Ex
     if format is not None:
         (wanted,) = normalize_format_names(format)
         if wanted != fmt:
-            raise InvalidOptionError(f"{path} holds the {fmt!r} export, not {wanted!r}")
+            raise errors.InvalidOptionError(f"{path} holds the {fmt!r} export, not {wanted!r}")
     return ExportedPolicy(path.parent, contract, fmt, runner)
 
 
@@ -399,7 +396,9 @@ def load_policy(
     manifest = read_manifest(export_dir)
     if not manifest["files"] and manifest.get("errors"):
         details = "; ".join(f"{k}: {v}" for k, v in manifest["errors"].items())
-        raise ManifestError(f"the export at {export_dir} failed when it was written ({details})")
+        raise errors.ManifestError(
+            f"the export at {export_dir} failed when it was written ({details})"
+        )
     fmt = _choose_format(manifest, format, export_dir)
     artifact = check_file(export_dir, manifest, fmt)
     return ExportedPolicy(export_dir, manifest, fmt, load_runner(fmt, artifact, manifest))

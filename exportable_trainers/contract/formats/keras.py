@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from . import h5
 from .cards import network_card
+from .h5 import FORMAT as H5
 from .spec import Runtime
 
 # fmt: off
-FORMAT = h5.FORMAT.variant(
+FORMAT = H5.variant(
     name="keras", path="model.keras", preference=4,
     description="Keras 3 .keras file of the policy network (keras.saving.load_model)",
     runtime=Runtime("keras", "tf", "exportable_trainers.load.runtimes.keras_models:load_keras3"),

@@ -10,18 +10,18 @@ calls into the graph.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ...contract.actions import action_spec
 from ...contract.observations import action_leaves
 from ...exceptions import UnsupportedPolicyError
 from .connectors import Preprocessing, new_stack_preprocessing
-from .distributions import class_name, numpy_head
-from .target import PolicyTarget
+from .distributions import class_name
+from .target import PolicyTarget, action_entry
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
 ACTIONS = "actions"
@@ -175,12 +175,15 @@ class ModuleCall:
     Args:
         fetched: The module (and container) to call.
         module_id: The module's id inside the container.
+        state_template: ``get_initial_state()``, the structure ``state_in`` is
+            rebuilt into; None when the module is stateless.
     """
 
-    def __init__(self, fetched: FetchedModule, module_id: str) -> None:
+    def __init__(self, fetched: FetchedModule, module_id: str, state_template: Any = None) -> None:
         self.module = fetched.module
         self.container = fetched.container
         self.module_id = module_id
+        self.state_template = state_template
 
     def __call__(self, batch: dict) -> dict:
         if self.container is not None:
@@ -294,52 +297,65 @@ def _rllib_actions(module: Any, out: dict, stateful: bool, action_space: Any, co
     return [np.asarray(a) for a in tree.flatten(actions)]
 
 
-def _reference(
-    call: ModuleCall,
-    pre: Preprocessing,
-    state: list[dict],
-    template: Any,
-    raw_outputs: list[str],
-    action_names: list[str],
-    config: Any,
-    action_space: Any,
-    obs: list,
-    state_in: dict | None = None,
-) -> dict[str, np.ndarray]:
-    """RLlib's own outputs for raw observations (see the module docstring)."""
-    import torch
+@dataclass
+class _Reference:
+    """RLlib's own outputs for raw observations (see the module docstring).
 
-    from ...contract.recurrent import output_name, state_values
+    Args:
+        call: The module, called as the learner would route it.
+        pre: RLlib's preprocessing of raw observations.
+        state: The module's recurrent state entries.
+        action_names: Graph names of the action leaves.
+        config: The AlgorithmConfig (normalize_actions, clip_actions).
+    """
 
-    def batch() -> dict:  # fresh each call: modules may pop keys from it
-        return model_batch(pre, obs, state, state_in, template)
+    call: ModuleCall
+    pre: Preprocessing
+    state: list[dict]
+    action_names: list[str]
+    config: Any
 
-    def step(t: Any) -> np.ndarray:
-        # A copy: numpy() shares memory with a tensor a distribution may change in place.
-        t = t.detach().cpu().numpy().copy() if isinstance(t, torch.Tensor) else np.array(t)
-        return t[:, 0] if state else t
+    def __call__(
+        self, obs: list, state_in: dict | None = None, raw_outputs: tuple[str, ...] = ()
+    ) -> dict[str, np.ndarray]:
+        """Each action leaf, each of ``raw_outputs`` and each ``state_out.<key>``."""
+        import torch
 
-    module = call.module
-    with torch.no_grad():
-        out = call(batch())
-        # A distribution may change its inputs in place (e.g. logits /= temperature).
-        result = {k: step(out[k]) for k in (ACTION_DIST_INPUTS,) if k in raw_outputs}
-        states = {
-            output_name(s["key"]): np.asarray(
-                v.detach().cpu().numpy() if hasattr(v, "detach") else v
+        from ...contract.recurrent import output_name, state_values
+
+        call, state = self.call, self.state
+
+        def batch() -> dict:  # fresh each call: modules may pop keys from it
+            return model_batch(self.pre, obs, state, state_in, call.state_template)
+
+        def step(t: Any) -> np.ndarray:
+            # A copy: numpy() shares memory with a tensor a distribution may change in place.
+            t = t.detach().cpu().numpy().copy() if isinstance(t, torch.Tensor) else np.array(t)
+            return t[:, 0] if state else t
+
+        module = call.module
+        with torch.no_grad():
+            out = call(batch())
+            # A distribution may change its inputs in place (e.g. logits /= temperature).
+            result = {k: step(out[k]) for k in (ACTION_DIST_INPUTS,) if k in raw_outputs}
+            states = {
+                output_name(s["key"]): np.asarray(
+                    v.detach().cpu().numpy() if hasattr(v, "detach") else v
+                )
+                for s, v in zip(
+                    state, state_values(out.get("state_out", {}), [s["key"] for s in state])
+                )
+            }
+            leaves = _rllib_actions(
+                module, dict(out), bool(state), module.action_space, self.config
             )
-            for s, v in zip(
-                state, state_values(out.get("state_out", {}), [s["key"] for s in state])
-            )
-        }
-        leaves = _rllib_actions(module, dict(out), bool(state), action_space, config)
-        result.update(dict(zip(action_names, leaves)))
-        if VF_PREDS in raw_outputs:
-            result[VF_PREDS] = step(module.compute_values(batch()))
-        if Q_VALUES in raw_outputs:
-            result[Q_VALUES] = step(module.compute_q_values(batch())["qf_preds"])
-    result.update(states)
-    return result
+            result.update(dict(zip(self.action_names, leaves)))
+            if VF_PREDS in raw_outputs:
+                result[VF_PREDS] = step(module.compute_values(batch()))
+            if Q_VALUES in raw_outputs:
+                result[Q_VALUES] = step(module.compute_q_values(batch())["qf_preds"])
+        result.update(states)
+        return result
 
 
 def _probe_observations(space: Any, n: int = PROBE_SAMPLES) -> list:
@@ -429,6 +445,22 @@ def _has_q_values(module: Any) -> bool:
     return isinstance(module, QNetAPI) and isinstance(module.action_space, spaces.Discrete)
 
 
+def _details(module_id: str, fetched: FetchedModule, config: Any) -> dict[str, Any]:
+    """The manifest's ``details``: the module's class and the MultiRLModule it shares parts of."""
+    details: dict[str, Any] = {"module_class": class_name(fetched.module)}
+    if fetched.container is not None:
+        details["multi_rl_module_class"] = class_name(fetched.container)
+        # Parts of the MultiRLModule that are no policy of their own (a shared
+        # encoder) belong to this module's self-contained graph.
+        policies = config.policies or {}
+        details["shared_modules"] = sorted(
+            m
+            for m in fetched.container.keys()  # noqa: SIM118 (MultiRLModule, no __iter__)
+            if m != module_id and m not in policies
+        )
+    return details
+
+
 def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
     import torch
 
@@ -448,13 +480,13 @@ def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
     action_names = [name for name, _ in action_leaves(action_space)]
     state = state_entries(module, owner)
     template = module.get_initial_state() if state else None
-    call = ModuleCall(fetched, module_id)
+    call = ModuleCall(fetched, module_id, template)
     probe = _probe_observations(pre.raw_space)
 
+    rllib = _Reference(call, pre, state, action_names, config)
+
     def run(raw_outputs: list[str]) -> dict[str, np.ndarray]:
-        return _reference(
-            call, pre, state, template, raw_outputs, action_names, config, action_space, probe
-        )
+        return rllib(probe, raw_outputs=tuple(raw_outputs))
 
     try:
         with torch.no_grad():
@@ -507,55 +539,18 @@ def _target(algo: Any, module_id: str, fetched: FetchedModule) -> PolicyTarget:
             raw_outputs.append(VF_PREDS)
         except Exception:
             pass
-    spec = action_spec(
-        action_space,
-        config.normalize_actions,
-        config.clip_actions,
-        source,
-        class_name(module if dist_cls is None else dist_cls),
-        numpy_head(dist_cls, action_space, "new") if dist_cls is not None else None,
-    )
 
-    def reference_fn(obs: list, state_in: dict | None = None) -> dict[str, np.ndarray]:
-        return _reference(
-            call,
-            pre,
-            state,
-            template,
-            raw_outputs,
-            action_names,
-            config,
-            action_space,
-            obs,
-            state_in,
-        )
-
-    details: dict[str, Any] = {"module_class": class_name(module)}
-    if fetched.container is not None:
-        details["multi_rl_module_class"] = class_name(fetched.container)
-        # Parts of the MultiRLModule that are no policy of their own (a shared
-        # encoder) belong to this module's self-contained graph.
-        policies = config.policies or {}
-        details["shared_modules"] = sorted(
-            m
-            for m in fetched.container.keys()  # noqa: SIM118 (MultiRLModule, no __iter__)
-            if m != module_id and m not in policies
-        )
     return PolicyTarget(
         policy_id=module_id,
-        framework=config.framework_str,
-        api_stack="new",
-        observation_space=pre.raw_space,
+        owner=owner,
+        framework="torch",  # the new stack's modules are torch modules (checked above)
+        pre=pre,
         action_space=action_space,
-        model_observation_space=pre.model_space,
-        preprocessing=pre.steps,
-        action=spec,
+        action=action_entry(config, action_space, dist_cls, "new", module),
         raw_outputs=raw_outputs,
-        reference=reference_fn,
-        details=details,
+        reference=functools.partial(rllib, raw_outputs=tuple(raw_outputs)),
+        details=_details(module_id, fetched, config),
         state=state,
         module=call,
         dist_class=dist_cls,
-        state_template=template,
-        owner=owner,
     )

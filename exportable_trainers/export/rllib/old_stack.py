@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ...contract.actions import action_spec
 from ...contract.observations import action_leaves
 from ...exceptions import UnsupportedPolicyError
 from .connectors import old_stack_preprocessing
-from .distributions import class_name, numpy_head
-from .target import PolicyTarget
+from .distributions import class_name
+from .target import PolicyTarget, action_entry
 
 ACTION_DIST_INPUTS = "action_dist_inputs"
 VF_PREDS = "vf_preds"
@@ -127,14 +126,6 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
     dist_class = policy.dist_class
     if dist_class is None:
         raise UnsupportedPolicyError(f"{owner}: it has no action distribution class (dist_class)")
-    spec = action_spec(
-        policy.action_space,
-        config.normalize_actions,
-        config.clip_actions,
-        "distribution",
-        class_name(dist_class),
-        numpy_head(dist_class, policy.action_space, "old"),
-    )
     action_names = [name for name, _ in action_leaves(policy.action_space)]
     probe = [pre.raw_space.sample() for _ in range(2)]
     _, _, extra = _compute(policy, pre.apply_rllib(probe), state, None)
@@ -152,13 +143,11 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
     model = policy.model
     return PolicyTarget(
         policy_id=policy_id,
+        owner=owner,
         framework=policy.framework,
-        api_stack="old",
-        observation_space=pre.raw_space,
+        pre=pre,
         action_space=policy.action_space,
-        model_observation_space=pre.model_space,
-        preprocessing=pre.steps,
-        action=spec,
+        action=action_entry(config, policy.action_space, dist_class, "old"),
         raw_outputs=raw_outputs,
         reference=reference,
         details={
@@ -168,5 +157,4 @@ def _target(algo: Any, policy_id: str) -> PolicyTarget:
         state=state,
         policy=policy,
         dist_class=dist_class,
-        owner=owner,
     )

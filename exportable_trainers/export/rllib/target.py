@@ -8,6 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from ...contract.actions import action_spec
+from .connectors import Preprocessing
+from .distributions import class_name, numpy_head
+
 
 @dataclass
 class PolicyTarget:
@@ -16,11 +20,9 @@ class PolicyTarget:
     Args:
         policy_id: Policy / module id; becomes the export directory name.
         framework: "torch", "tf" or "tf2".
-        api_stack: "new" (RLModule + Learner) or "old" (Policy + ModelV2).
-        observation_space: The space of raw observations the export accepts.
+        pre: Raw observation -> network input: both spaces, the steps as
+            data, and RLlib's own preprocessing (for the reference).
         action_space: The environment's action space.
-        model_observation_space: The space of what the network itself receives.
-        preprocessing: Steps from raw observation to network input, as data.
         action: The manifest's action entry (see :mod:`exportable_trainers.contract.actions`).
         raw_outputs: Names of the network outputs kept beside the action
             (``action_dist_inputs``, ``vf_preds``, ``q_values``).
@@ -34,18 +36,13 @@ class PolicyTarget:
         policy: Old stack: the live Policy (its model, session and dist_class).
         dist_class: The action-distribution class whose deterministic sample is
             the action (None when the module returns actions itself).
-        state_template: New stack: ``get_initial_state()``, the structure that
-            ``state_in`` is rebuilt into.
         owner: How errors name this policy, e.g. ``module 'p0' (MyTorchRLModule)``.
     """
 
     policy_id: str
     framework: str
-    api_stack: str
-    observation_space: Any
+    pre: Preprocessing
     action_space: Any
-    model_observation_space: Any
-    preprocessing: list[dict]
     action: dict
     raw_outputs: list[str]
     reference: Callable[[list, dict | None], dict[str, np.ndarray]]
@@ -54,10 +51,48 @@ class PolicyTarget:
     module: Any = None
     policy: Any = None
     dist_class: Any = None
-    state_template: Any = None
     owner: str = ""
+
+    @property
+    def api_stack(self) -> str:
+        """ "new" (an RLModule + Learner) or "old" (a Policy + ModelV2)."""
+        return "old" if self.policy is not None else "new"
+
+    @property
+    def observation_space(self) -> Any:
+        """The space of raw observations the export accepts."""
+        return self.pre.raw_space
+
+    @property
+    def model_observation_space(self) -> Any:
+        """The space of what the network itself receives."""
+        return self.pre.model_space
+
+    @property
+    def preprocessing(self) -> list[dict]:
+        """Steps from raw observation to network input, as data."""
+        return self.pre.steps
 
     @property
     def action_names(self) -> list[str]:
         """Graph output names of the action leaves (``action``, ``action.0``, ...)."""
         return [leaf["name"] for leaf in self.action["leaves"]]
+
+
+def action_entry(
+    config: Any, space: Any, dist_class: Any, api_stack: str, actor: Any = None
+) -> dict:
+    """The manifest's action entry: RLlib's deterministic sample of ``dist_class``, or ``actor``'s own.
+
+    Args:
+        config: The AlgorithmConfig (its normalize_actions and clip_actions).
+        space: The environment's action space.
+        dist_class: The action-distribution class, or None when ``actor``
+            (a module) returns actions itself.
+        api_stack: "new" or "old".
+        actor: The module, named by the entry when it has no distribution.
+    """
+    source = "module" if dist_class is None else "distribution"
+    named = class_name(actor if dist_class is None else dist_class)
+    head = None if dist_class is None else numpy_head(dist_class, space, api_stack)
+    return action_spec(space, config.normalize_actions, config.clip_actions, source, named, head)

@@ -18,6 +18,10 @@ from .graph import build_policy_graph, cpu_copy
 
 ONNX_OPSET = 18
 EXAMPLE_BATCH = 3  # > 1 so that the batch axis is never specialised to a constant
+# torch.onnx.export's fixed choices: the dynamo exporter and one self-contained
+# file. Unfolded weights keep their parameter names, so later checkpoints can
+# reuse the graph; ONNX Runtime folds constants itself when it loads the model.
+_ONNX_EXPORT_FLAGS = {"dynamo": True, "external_data": False, "optimize": False}
 
 
 @contextlib.contextmanager
@@ -186,13 +190,13 @@ class TorchExporter(FrameworkExporter):
         training step runs meanwhile.
         """
         params = [] if self.target.policy is None else list(self.target.policy.model.parameters())
-        flags = [p.requires_grad for p in params]
+        flags = {p: p.requires_grad for p in params}  # tensors hash by identity
         for p in params:
             p.requires_grad_(False)
         try:
             yield
         finally:
-            for p, flag in zip(params, flags):
+            for p, flag in flags.items():
                 p.requires_grad_(flag)
 
     def _write_torchscript(self, path: Path) -> int | None:
@@ -293,10 +297,5 @@ class TorchExporter(FrameworkExporter):
                 # forward(*leaves): torch.export sees one var-positional argument.
                 dynamic_shapes=dynamic_shapes,
                 opset_version=self.opset,
-                dynamo=True,
-                external_data=False,
-                # Unfolded weights keep their parameter names, so later
-                # checkpoints can reuse the graph; ONNX Runtime folds
-                # constants itself when it loads the model.
-                optimize=False,
+                **_ONNX_EXPORT_FLAGS,
             )

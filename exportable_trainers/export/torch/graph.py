@@ -170,7 +170,7 @@ class ModuleStep(nn.Module):
         self.dist_cls = target.dist_class
         self.raw_outputs = list(target.raw_outputs if raw_outputs is None else raw_outputs)
         self.state_keys = [s["key"] for s in target.state]
-        self.template = target.state_template
+        self.template = call.state_template
 
     def _batch(self, obs: Any, states: tuple) -> dict:
         import tree
