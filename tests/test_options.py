@@ -103,3 +103,16 @@ def test_options_are_frozen_hashable_and_picklable():
     assert hash(options) == hash(pickle.loads(pickle.dumps(options)))
     with pytest.raises(AttributeError):
         options.verify = False
+
+
+def test_variants_keep_how_they_run_and_are_no_framework_default():
+    onnx, actor, int8 = FORMATS["onnx"], FORMATS["onnx_actor"], FORMATS["onnx_int8"]
+    assert actor.runtime == onnx.runtime == int8.runtime
+    assert actor.sealed_by == onnx.sealed_by == int8.sealed_by
+    assert int8.acting_only and int8.verify == "agreement" and onnx.verify == "outputs"
+    assert FORMATS["keras"].whole_policy is FORMATS["h5"].whole_policy is False
+    assert DEFAULT_FORMATS == {
+        "torch": ("onnx", "torchscript", "safetensors"),
+        "tf": ("savedmodel", "onnx"),
+        "tf2": ("savedmodel", "onnx"),
+    }
