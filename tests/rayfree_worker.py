@@ -12,7 +12,8 @@ directory, a format, a mode and two .npz files (inputs, outputs):
 * mode "compute_action": ExportedPolicy.compute_action on each single observation.
 * mode "episode": a recurrent policy stepped through observation sequences.
 * mode "replay": compute_action step by step through whole episodes (reset at
-  each ``episode_start``), returning each action leaf by output name.
+  each ``episode_start``), returning each action leaf by output name, and the
+  ``scores`` (logits or Q-values) where the format outputs them.
 * mode "file": load_policy on one ONNX file (``export_dir`` names the file, which
   may sit alone in a directory).forward(batch).
 * modes "reference" / "openvino": an ONNX format run by onnx.reference's
@@ -256,8 +257,17 @@ def _pick(action, name: str):
     return node
 
 
+# The outputs a discrete action is the argmax of.
+SCORES = ("action_dist_inputs", "q_values")
+
+
 def _replay_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict) -> dict:
-    """compute_action through whole episodes, state carried, reset where one starts."""
+    """compute_action through whole episodes, state carried, reset where one starts.
+
+    Beside the actions, the scores the action is the argmax of (logits or Q-values)
+    where the format outputs them, from ``forward`` on the same step and state, so
+    that an exact tie can be told from a wrong action.
+    """
     from exportable_trainers import load_policy
 
     policy = load_policy(export_dir, format=fmt)
@@ -265,13 +275,26 @@ def _replay_outputs(export_dir: Path, fmt: str, manifest: dict, feeds: dict) -> 
     names = [i["name"] for i in manifest["inputs"] if not i["name"].startswith("state_in.")]
     leaves = [leaf["name"] for leaf in manifest["action"]["leaves"]]
     out: dict = {name: [] for name in leaves}
+    scores: list = []
+    state: dict = {}
     for t, start in enumerate(starts):
         if start:
             policy.reset()
+            state = policy.initial_state(1)
+        step = policy.forward(
+            _assemble(names, {k: feeds[k][t : t + 1] for k in names}), state=state or None
+        )
+        state = {k: step[f"state_out.{k}"] for k in state}
+        score = next((step[k] for k in SCORES if k in step), None)
+        if score is not None:
+            scores.append(score[0])
         action = policy.compute_action(_assemble(names, {k: feeds[k][t] for k in names}))
         for name in leaves:
             out[name].append(np.asarray(_pick(action, name)))
-    return {name: np.stack(values) for name, values in out.items()}
+    result = {name: np.stack(values) for name, values in out.items()}
+    if len(scores) == len(starts):
+        result["scores"] = np.stack(scores)
+    return result
 
 
 def handle(request: dict) -> dict:

@@ -241,7 +241,13 @@ def pick_obs(obs: Any, name: str) -> Any:
 
 
 def assert_same_actions(expected: dict, got: dict, atol: float = 1e-5) -> None:
-    """Exact for discrete leaves, ``atol`` for continuous ones, step by step."""
+    """Exact for discrete leaves, ``atol`` for continuous ones, step by step.
+
+    A single discrete action may differ only where the artifact's own scores
+    (``got["scores"]``: logits or Q-values) of RLlib's choice and its choice are
+    equal within ``atol``: a tie that float rounding breaks either way, the rule
+    the export's verification applies too.
+    """
     for name, want in expected.items():
         have = np.asarray(got[name])
         assert have.shape == want.shape, f"{name}: shape {have.shape} != RLlib's {want.shape}"
@@ -251,8 +257,16 @@ def assert_same_actions(expected: dict, got: dict, atol: float = 1e-5) -> None:
                 if want.ndim == 1
                 else np.nonzero((have != want).any(axis=tuple(range(1, want.ndim))))[0]
             )
+            scores = got.get("scores")
+            gaps = (
+                np.abs(scores[wrong, want[wrong]] - scores[wrong, have[wrong]])
+                if len(wrong) and scores is not None and want.ndim == 1 and len(expected) == 1
+                else np.full(len(wrong), np.inf)
+            )
+            wrong, gaps = wrong[gaps > atol], gaps[gaps > atol]
             assert not len(wrong), (
-                f"{name}: {len(wrong)} of {len(want)} steps differ (first at step {wrong[0]})"
+                f"{name}: {len(wrong)} of {len(want)} steps differ (first at step {wrong[0]}, "
+                f"score gap {gaps[0]:.3g})"
             )
         else:
             np.testing.assert_allclose(have, want, rtol=0, atol=atol, err_msg=name)
