@@ -5,7 +5,8 @@ Each case of tests/example_modules.py trains one iteration with
 env runner then acts in whole episodes with ``sample(explore=False)`` (old stack:
 ``compute_single_action(explore=False)``), recorded at the env, and
 ``load_policy(checkpoint).compute_action`` in a process without Ray takes the same
-actions step by step (exact for discrete parts, atol 1e-5 for continuous ones),
+actions step by step (exact for discrete parts unless the artifact's own logits
+tie within 1e-5, atol 1e-5 for continuous ones),
 recurrent state carried. "refused": the build raises UnsupportedPolicyError
 naming the class. With EXPORTABLE_TRAINERS_MATRIX_DIR set, each outcome is
 recorded; `make matrix` renders them into docs/compatibility.md.
